@@ -1,0 +1,149 @@
+"""Tables owned by the identity service (SQLAlchemy 2 declarative mapping)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the identity schema."""
+
+
+class UserStatus(enum.StrEnum):
+    """Lifecycle of a provisioned user."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    DEPROVISIONED = "DEPROVISIONED"
+
+
+class AuditAction(enum.StrEnum):
+    """What a provisioning change did to a user."""
+
+    PROVISION = "PROVISION"
+    UPDATE = "UPDATE"
+    DEACTIVATE = "DEACTIVATE"
+    REACTIVATE = "REACTIVATE"
+    DEPROVISION = "DEPROVISION"
+
+
+class Org(Base):
+    """A customer org; every user and token belongs to exactly one."""
+
+    __tablename__ = "org"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class ScimToken(Base):
+    """A SCIM bearer token of one org, stored only as its SHA-256 hash."""
+
+    __tablename__ = "scim_token"
+
+    token_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.org_id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class User(Base):
+    """A SCIM user.
+
+    `attributes` holds the SCIM representation (core and extension attributes,
+    `schemas` included) without `id` and `meta`. `user_name`, `external_id`
+    and `status` are copies kept as columns for uniqueness and fast filters;
+    `active` in SCIM is derived from `status`.
+    """
+
+    __tablename__ = "user"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.org_id"))
+    user_name: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deprovisioned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # RFC 7643 §4.1.1: userName is unique and not case sensitive; a
+        # deprovisioned user frees its userName.
+        Index(
+            "uq_user_org_user_name",
+            "org_id",
+            func.lower(text("user_name")),
+            unique=True,
+            postgresql_where=text("status <> 'DEPROVISIONED'"),
+        ),
+        Index("ix_user_org_external_id", "org_id", "external_id"),
+        Index("ix_user_org_created", "org_id", "created_at", "user_id"),
+    )
+
+
+class ProvisioningAudit(Base):
+    """One row per state change of a user, written with the change itself."""
+
+    __tablename__ = "provisioning_audit"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16), default="SCIM")
+    request_id: Mapped[str] = mapped_column(Text)
+    token_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    version: Mapped[int] = mapped_column(BigInteger)
+    request_received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutboxEvent(Base):
+    """An event waiting for the relay to publish it to Kafka (transactional outbox)."""
+
+    __tablename__ = "outbox_event"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID, unique=True)
+    topic: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    headers: Mapped[dict[str, str]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index(
+            "ix_outbox_unpublished",
+            "seq",
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
