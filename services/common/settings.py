@@ -1,4 +1,4 @@
-"""Typed settings shared by every process of the stack, read once from the environment."""
+"""Typed settings shared by every process of the stack, read once."""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ class StackSettings(BaseSettings):
     # "dev" allows the generated local admin credential; anything else must
     # configure it explicitly.
     environment: str = "dev"
-    database_url: str = (
-        "postgresql+asyncpg://rivane@127.0.0.1:55432/rivane"
-    )
+    database_url: str = "postgresql+asyncpg://rivane@127.0.0.1:55432/rivane"
     redis_url: str = "redis://127.0.0.1:56379/0"
     kafka_bootstrap: str = "127.0.0.1:59092"
     identity_addr: str = "127.0.0.1:50061"

@@ -1,0 +1,83 @@
+"""The gateway application: SCIM routes, the admin API, the identity channel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import grpc
+from fastapi import APIRouter, FastAPI
+from starlette.types import Scope
+
+from gateway import admin, discovery, users
+from gateway.admin import load_admin_token
+from gateway.context import SCIM_PATH
+from gateway.errors import install_error_handlers
+from gateway.identity import IdentityClient
+from gateway.middleware import RequestLogMiddleware
+from protos.rivane.identity.v1 import identity_pb2_grpc
+from services.common.settings import StackSettings
+from services.common.telemetry import grpc_client_interceptors
+
+HEALTH_PATH = "/healthz"
+
+
+def create_app(settings: StackSettings, identity_stub: Any = None) -> FastAPI:
+    """Build the gateway.
+
+    The gRPC channel to `settings.identity_addr` opens at startup and closes
+    at shutdown; tests may pass a ready `identity_stub` instead. Raises
+    `AdminTokenMissing` outside "dev" when no admin credential is configured.
+    """
+    admin_token = load_admin_token(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if identity_stub is not None:
+            app.state.identity = IdentityClient(identity_stub)
+            yield
+            return
+
+        # The interceptors carry the request's trace context in gRPC metadata.
+        channel = grpc.aio.insecure_channel(
+            settings.identity_addr, interceptors=grpc_client_interceptors()
+        )
+        app.state.identity = IdentityClient(
+            identity_pb2_grpc.IdentityServiceStub(channel)
+        )
+        try:
+            yield
+        finally:
+            await channel.close()
+
+    app = FastAPI(
+        title="Rivane SCIM gateway",
+        summary="SCIM 2.0 (RFC 7643/7644) provisioning of Rivane users",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry={"exclude": _untraced},
+    )
+    app.state.settings = settings
+    app.state.admin_token = admin_token
+
+    install_error_handlers(app)
+    app.add_middleware(RequestLogMiddleware)
+
+    scim = APIRouter(prefix=SCIM_PATH)
+    scim.include_router(users.router)
+    scim.include_router(discovery.router)
+    app.include_router(scim)
+    app.include_router(admin.router)
+    app.add_api_route(HEALTH_PATH, healthz, methods=["GET"], tags=["Health"])
+    return app
+
+
+async def healthz() -> dict[str, str]:
+    """Say the gateway is up and serving (no authentication)."""
+    return {"status": "ok"}
+
+
+def _untraced(scope: Scope) -> bool:
+    return scope.get("path") == HEALTH_PATH

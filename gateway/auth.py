@@ -1,0 +1,56 @@
+"""Bearer authentication of SCIM clients (RFC 6750 §2.1).
+
+The org of every SCIM request comes from the token that authenticated it,
+never from the request itself.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from opentelemetry import trace
+
+from gateway.identity import Identity, TokenOwner
+from services.common.errors import ScimError, Unauthorized
+
+# Longer than any token we issue; anything bigger is not worth a round trip.
+MAX_TOKEN_LENGTH = 512
+
+
+def bearer_token(authorization: str | None) -> str:
+    """Return the secret of an `Authorization: Bearer` header."""
+    if authorization is None or not authorization.strip():
+        raise Unauthorized("a bearer token is required")
+
+    # RFC 7235 §2.1: the scheme name is case-insensitive.
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    if len(token) > MAX_TOKEN_LENGTH or any(char.isspace() for char in token):
+        raise Unauthorized("the bearer token is malformed")
+    return token
+
+
+async def scim_caller(
+    request: Request,
+    identity: Identity,
+    authorization: Annotated[str | None, Header()] = None,
+) -> TokenOwner:
+    """Authenticate the request; return the org and token it acts for."""
+    token = bearer_token(authorization)
+    try:
+        owner = await identity.resolve_token(token)
+    except ScimError as exc:
+        if exc.status >= 500:
+            raise
+        # Whatever the service thought of the token, the client sees a 401.
+        raise Unauthorized("unknown bearer token") from exc
+
+    request.state.org_id = owner.org_id
+    trace.get_current_span().set_attribute("rivane.org_id", owner.org_id)
+    return owner
+
+
+ScimCaller = Annotated[TokenOwner, Depends(scim_caller)]

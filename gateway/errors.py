@@ -1,0 +1,110 @@
+"""SCIM Error responses (RFC 7644 §3.12), rendered in exactly one place.
+
+Domain errors arrive as `ScimError`s, the ones a service raised rebuilt from
+gRPC trailers by the identity client. Routing and validation failures of the
+web framework are translated here too, so a client never sees HTML or a
+framework-shaped body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from gateway import urns
+from gateway.responses import ScimResponse
+from services.common.errors import ScimError
+
+# RFC 6750 §3: a 401 names the scheme the client should use.
+WWW_AUTHENTICATE = 'Bearer realm="scim"'
+
+
+class UnsupportedMediaType(ScimError):
+    """The body is not JSON in UTF-8 (RFC 7644 §3.1, §8.1)."""
+
+    status = 415
+
+
+class ContentTooLarge(ScimError):
+    """The body is bigger than any SCIM request we serve."""
+
+    status = 413
+
+
+class ServiceUnavailable(ScimError):
+    """A service behind the gateway cannot answer now; the client may retry."""
+
+    status = 503
+
+
+class InternalError(ScimError):
+    """Something failed that the client cannot fix; details stay in the log."""
+
+    status = 500
+
+
+def error_response(
+    *,
+    status: int,
+    detail: str,
+    scim_type: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ScimResponse:
+    """Render a SCIM Error; every error the gateway answers goes through here."""
+    body: dict[str, Any] = {"schemas": [urns.ERROR], "status": str(status)}
+    if scim_type:
+        body["scimType"] = scim_type
+    body["detail"] = detail
+
+    all_headers = dict(headers or {})
+    if status == 401:
+        all_headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    return ScimResponse(body, status_code=status, headers=all_headers)
+
+
+def scim_error_response(error: ScimError) -> ScimResponse:
+    """Render a `ScimError`."""
+    return error_response(
+        status=error.status, detail=error.detail, scim_type=error.scim_type
+    )
+
+
+async def _on_scim_error(request: Request, exc: Exception) -> ScimResponse:
+    assert isinstance(exc, ScimError)
+    return scim_error_response(exc)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> ScimResponse:
+    # Unknown paths (404), wrong methods (405, with Allow) and bodies over the
+    # size limit (413) come from the framework as HTTPException.
+    assert isinstance(exc, HTTPException)
+    return error_response(
+        status=exc.status_code, detail=str(exc.detail), headers=exc.headers
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> ScimResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(
+        status=400, detail=_validation_detail(exc.errors()), scim_type="invalidValue"
+    )
+
+
+def _validation_detail(errors: Sequence[Any]) -> str:
+    """Say which parameters were wrong, without echoing the values sent."""
+    parts = []
+    for error in errors:
+        location = ".".join(str(part) for part in error.get("loc", ()))
+        parts.append(f"{location}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make `app` answer every handled failure with a SCIM Error."""
+    app.add_exception_handler(ScimError, _on_scim_error)
+    app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)

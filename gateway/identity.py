@@ -1,0 +1,186 @@
+"""Client of the identity service: the gateway's one gRPC boundary.
+
+Every call has a deadline, and every failure is translated here, once: the
+`ScimError` a service raised comes back from its trailers, an unreachable or
+slow service becomes `ServiceUnavailable`, and anything else stays an error
+of ours for the catch-all to log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, cast
+
+import grpc
+from fastapi import Depends, Request
+
+from gateway.errors import ServiceUnavailable
+from protos.rivane.identity.v1 import identity_pb2
+from services.common.errors import NotFound, ScimError, Unauthorized, from_rpc_error
+
+DEFAULT_TIMEOUT_SECONDS = 10.0
+
+_UNAVAILABLE = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenOwner:
+    """The org and token a bearer secret belongs to."""
+
+    org_id: str
+    token_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A new SCIM token; `token` is the secret, shown once."""
+
+    org_id: str
+    token_id: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserQuery:
+    """A normalised list or search query (RFC 7644 §3.4.2)."""
+
+    filter: str
+    start_index: int
+    count: int
+    sort_by: str
+    sort_order: str
+
+
+class IdentityClient:
+    """Typed calls to `rivane.identity.v1.IdentityService`."""
+
+    def __init__(self, stub: Any, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+        self._stub = stub
+        self._timeout = timeout
+
+    async def resolve_token(self, token: str) -> TokenOwner:
+        """Return the owner of a bearer secret, or raise `Unauthorized`."""
+        request = identity_pb2.ResolveTokenRequest(token=token)
+        reply = await self._call(self._stub.ResolveToken, request)
+        return TokenOwner(org_id=str(reply.org_id), token_id=str(reply.token_id))
+
+    async def create_token(self, *, org_name: str, description: str) -> IssuedToken:
+        """Issue a SCIM token for an org, creating the org when it is new."""
+        request = identity_pb2.CreateTokenRequest(
+            org_name=org_name, description=description
+        )
+        reply = await self._call(self._stub.CreateToken, request)
+        return IssuedToken(
+            org_id=str(reply.org_id),
+            token_id=str(reply.token_id),
+            token=str(reply.token),
+        )
+
+    async def create_user(
+        self, *, org_id: str, resource: Mapping[str, Any], context: Any
+    ) -> Any:
+        """Provision a user from the SCIM body the client sent."""
+        request = identity_pb2.CreateUserRequest(
+            org_id=org_id, resource_json=json.dumps(resource), context=context
+        )
+        return await self._call(self._stub.CreateUser, request)
+
+    async def get_user(self, *, org_id: str, user_id: str) -> Any:
+        """Return one user of the org."""
+        request = identity_pb2.GetUserRequest(org_id=org_id, user_id=user_id)
+        return await self._call(self._stub.GetUser, request)
+
+    async def list_users(self, *, org_id: str, query: UserQuery) -> Any:
+        """Return one page of the org's users and the total that matched."""
+        request = identity_pb2.ListUsersRequest(
+            org_id=org_id,
+            filter=query.filter,
+            start_index=query.start_index,
+            count=query.count,
+            sort_by=query.sort_by,
+            sort_order=query.sort_order,
+        )
+        return await self._call(self._stub.ListUsers, request)
+
+    async def replace_user(
+        self,
+        *,
+        org_id: str,
+        user_id: str,
+        resource: Mapping[str, Any],
+        context: Any,
+        expected_version: int,
+    ) -> Any:
+        """Replace a user's attributes with the SCIM body sent (PUT)."""
+        request = identity_pb2.ReplaceUserRequest(
+            org_id=org_id,
+            user_id=user_id,
+            resource_json=json.dumps(resource),
+            context=context,
+            expected_version=expected_version,
+        )
+        return await self._call(self._stub.ReplaceUser, request)
+
+    async def patch_user(
+        self,
+        *,
+        org_id: str,
+        user_id: str,
+        patch: Mapping[str, Any],
+        context: Any,
+        expected_version: int,
+    ) -> Any:
+        """Apply a SCIM PatchOp to a user; return the user as it now is."""
+        request = identity_pb2.PatchUserRequest(
+            org_id=org_id,
+            user_id=user_id,
+            patch_json=json.dumps(patch),
+            context=context,
+            expected_version=expected_version,
+        )
+        reply = await self._call(self._stub.PatchUser, request)
+        return reply.user
+
+    async def delete_user(self, *, org_id: str, user_id: str, context: Any) -> None:
+        """Deprovision a user."""
+        request = identity_pb2.DeleteUserRequest(
+            org_id=org_id, user_id=user_id, context=context
+        )
+        await self._call(self._stub.DeleteUser, request)
+
+    async def _call(self, method: Callable[..., Awaitable[Any]], request: Any) -> Any:
+        try:
+            return await method(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            translated = translate_rpc_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+
+def translate_rpc_error(error: grpc.aio.AioRpcError) -> ScimError | None:
+    """Return the SCIM error a failed call means, or None when it is ours."""
+    rebuilt = from_rpc_error(error)
+    if rebuilt is not None:
+        return rebuilt
+
+    code = error.code()
+    if code in _UNAVAILABLE:
+        return ServiceUnavailable("the identity service is unavailable; retry later")
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return Unauthorized("unknown bearer token")
+    if code == grpc.StatusCode.NOT_FOUND:
+        return NotFound(error.details() or "resource not found")
+    return None
+
+
+def get_identity(request: Request) -> IdentityClient:
+    """Return the identity client the app opened at startup."""
+    return cast(IdentityClient, request.app.state.identity)
+
+
+Identity = Annotated[IdentityClient, Depends(get_identity)]

@@ -1,0 +1,85 @@
+"""Per-request bookkeeping: request id, receipt time, one log line, catch-all.
+
+Each request is logged once at info with method, path, status, org and
+duration (never a header, query string or body). An exception nothing else
+handled is logged once here with its traceback and answered with a generic
+SCIM 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from opentelemetry import trace
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.context import REQUEST_ID_HEADER, request_id_from
+from gateway.errors import InternalError, scim_error_response
+
+logger = logging.getLogger(__name__)
+
+
+class RequestLogMiddleware:
+    """Give each HTTP request an id and a receipt time, and log it once."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        method, path = scope["method"], _loggable_path(scope)
+        request_id = request_id_from(Headers(scope=scope).get(REQUEST_ID_HEADER))
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["received_at"] = datetime.now(UTC)
+        trace.get_current_span().set_attribute("rivane.request_id", request_id)
+
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception(
+                "unhandled error in %s %s",
+                method,
+                path,
+                extra={"request_id": request_id},
+            )
+            if not response_started:
+                response = scim_error_response(InternalError("internal server error"))
+                await response(scope, receive, send_with_id)
+        finally:
+            duration_ms = (time.perf_counter() - started) * 1000
+            logger.info(
+                "%s %s %d org=%s duration_ms=%.1f",
+                method,
+                path,
+                status,
+                state.get("org_id", "-"),
+                duration_ms,
+                extra={"request_id": request_id},
+            )
+
+
+def _loggable_path(scope: Scope) -> str:
+    """Return the path as sent, still percent-encoded: one line, no query."""
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes):
+        return raw.partition(b"?")[0].decode("ascii", errors="replace")
+    return str(scope["path"]).encode("unicode_escape").decode("ascii")

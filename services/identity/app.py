@@ -1,0 +1,58 @@
+"""Assemble the identity service: database, gRPC server and outbox relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import grpc
+
+from protos.rivane.identity.v1 import identity_pb2_grpc as pb_grpc
+from services.common.settings import StackSettings
+from services.common.telemetry import grpc_server_interceptors
+from services.identity.db import create_engine, session_factory
+from services.identity.relay import OutboxRelay
+from services.identity.server import IdentityServicer
+from services.identity.tokens import TokenStore
+from services.identity.users import UserService
+
+_GRACE_SECONDS = 5.0
+
+
+class IdentityApp:
+    """The running parts of one identity service process."""
+
+    def __init__(self, settings: StackSettings, *, relay: bool = True) -> None:
+        self.engine = create_engine(settings.database_url)
+        sessions = session_factory(self.engine)
+        self.relay = OutboxRelay(sessions, bootstrap_servers=settings.kafka_bootstrap)
+        self.users = UserService(sessions, on_committed=self.relay.wake)
+        self.tokens = TokenStore(sessions)
+        self._run_relay = relay
+        self._relay_task: asyncio.Task[None] | None = None
+        self._server: grpc.aio.Server | None = None
+
+    async def start(self, address: str) -> int:
+        """Serve on `address` (port 0 picks a free one); return the bound port."""
+        server = grpc.aio.server(interceptors=grpc_server_interceptors())
+        pb_grpc.add_IdentityServiceServicer_to_server(
+            IdentityServicer(users=self.users, tokens=self.tokens), server
+        )
+        port = server.add_insecure_port(address)
+        await server.start()
+        self._server = server
+        if self._run_relay:
+            self._relay_task = asyncio.create_task(
+                self.relay.run(), name="outbox-relay"
+            )
+        return port
+
+    async def stop(self) -> None:
+        """Finish in-flight calls, stop the relay and close the pool."""
+        if self._server is not None:
+            await self._server.stop(_GRACE_SECONDS)
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+        await self.engine.dispose()

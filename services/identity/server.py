@@ -1,0 +1,201 @@
+"""gRPC edge of the identity service: protobuf in, domain calls, status codes out."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from protos.rivane.identity.v1 import identity_pb2 as pb
+from protos.rivane.identity.v1 import identity_pb2_grpc as pb_grpc
+from services.common.errors import (
+    InvalidSyntax,
+    ScimError,
+    Unauthorized,
+    error_metadata,
+    grpc_code_for,
+)
+from services.identity.models import User, UserStatus
+from services.identity.tokens import TokenStore
+from services.identity.users import ChangeContext, UserService, parse_id
+
+logger = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Handler = Callable[[Any, Request, Context], Awaitable[Response]]
+
+
+def scim_errors(handler: Handler[Request, Response]) -> Handler[Request, Response]:
+    """Turn a domain `ScimError` into a gRPC status the gateway can rebuild."""
+
+    @functools.wraps(handler)
+    async def wrapper(self: Any, request: Request, context: Context) -> Response:
+        try:
+            return await handler(self, request, context)
+        except ScimError as error:
+            context.set_trailing_metadata(error_metadata(error))
+            await context.abort(grpc_code_for(error), error.detail)
+            raise  # unreachable: abort raises
+
+    return wrapper
+
+
+def _json_object(text: str, *, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise InvalidSyntax(f"{what} is not valid JSON") from error
+    if not isinstance(value, dict):
+        raise InvalidSyntax(f"{what} must be a JSON object")
+    return value
+
+
+def _org(org_id: str) -> uuid.UUID:
+    org = parse_id(org_id)
+    if org is None:
+        raise Unauthorized("request carries no valid org")
+    return org
+
+
+def _change_context(context: pb.RequestContext) -> ChangeContext:
+    received = (
+        context.received_at.ToDatetime(tzinfo=UTC)
+        if context.HasField("received_at")
+        else datetime.now(UTC)
+    )
+    return ChangeContext(
+        request_id=context.request_id or str(uuid.uuid4()),
+        token_id=parse_id(context.token_id),
+        received_at=received,
+    )
+
+
+def _timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def to_message(user: User) -> pb.User:
+    """Render a stored user for the wire."""
+    attributes = {**user.attributes, "active": user.status == UserStatus.ACTIVE}
+    return pb.User(
+        id=str(user.user_id),
+        org_id=str(user.org_id),
+        resource_json=json.dumps(attributes),
+        status=user.status,
+        version=user.version,
+        created=_timestamp(user.created_at),
+        last_modified=_timestamp(user.updated_at),
+    )
+
+
+class IdentityServicer(pb_grpc.IdentityServiceServicer):
+    """Serve `rivane.identity.v1.IdentityService`."""
+
+    def __init__(self, *, users: UserService, tokens: TokenStore) -> None:
+        self._users = users
+        self._tokens = tokens
+
+    @scim_errors
+    async def CreateUser(
+        self, request: pb.CreateUserRequest, context: Context
+    ) -> pb.User:
+        user = await self._users.create(
+            org_id=_org(request.org_id),
+            payload=_json_object(request.resource_json, what="User body"),
+            context=_change_context(request.context),
+        )
+        return to_message(user)
+
+    @scim_errors
+    async def GetUser(self, request: pb.GetUserRequest, context: Context) -> pb.User:
+        user = await self._users.get(
+            org_id=_org(request.org_id), user_id=request.user_id
+        )
+        return to_message(user)
+
+    @scim_errors
+    async def ListUsers(
+        self, request: pb.ListUsersRequest, context: Context
+    ) -> pb.ListUsersResponse:
+        page = await self._users.list(
+            org_id=_org(request.org_id),
+            filter_text=request.filter,
+            start_index=max(request.start_index, 1),
+            count=max(request.count, 0),
+            sort_by=request.sort_by,
+            descending=request.sort_order.lower() == "descending",
+        )
+        return pb.ListUsersResponse(
+            total_results=page.total_results,
+            users=[to_message(user) for user in page.users],
+        )
+
+    @scim_errors
+    async def ReplaceUser(
+        self, request: pb.ReplaceUserRequest, context: Context
+    ) -> pb.User:
+        user, _changed = await self._users.replace(
+            org_id=_org(request.org_id),
+            user_id=request.user_id,
+            payload=_json_object(request.resource_json, what="User body"),
+            context=_change_context(request.context),
+            expected_version=request.expected_version,
+        )
+        return to_message(user)
+
+    @scim_errors
+    async def PatchUser(
+        self, request: pb.PatchUserRequest, context: Context
+    ) -> pb.PatchUserResponse:
+        user, changed = await self._users.patch(
+            org_id=_org(request.org_id),
+            user_id=request.user_id,
+            patch_body=_json_object(request.patch_json, what="PatchOp body"),
+            context=_change_context(request.context),
+            expected_version=request.expected_version,
+        )
+        return pb.PatchUserResponse(user=to_message(user), changed=changed)
+
+    @scim_errors
+    async def DeleteUser(
+        self, request: pb.DeleteUserRequest, context: Context
+    ) -> pb.DeleteUserResponse:
+        await self._users.delete(
+            org_id=_org(request.org_id),
+            user_id=request.user_id,
+            context=_change_context(request.context),
+        )
+        return pb.DeleteUserResponse()
+
+    @scim_errors
+    async def CreateToken(
+        self, request: pb.CreateTokenRequest, context: Context
+    ) -> pb.CreateTokenResponse:
+        issued = await self._tokens.create(
+            org_name=request.org_name, description=request.description
+        )
+        return pb.CreateTokenResponse(
+            org_id=str(issued.org_id),
+            token_id=str(issued.token_id),
+            token=issued.secret,
+        )
+
+    @scim_errors
+    async def ResolveToken(
+        self, request: pb.ResolveTokenRequest, context: Context
+    ) -> pb.ResolveTokenResponse:
+        owner = await self._tokens.resolve(request.token)
+        return pb.ResolveTokenResponse(
+            org_id=str(owner.org_id), token_id=str(owner.token_id)
+        )

@@ -1,0 +1,397 @@
+"""The rules of SCIM users: lifecycle, uniqueness, audit and events, atomically."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.common.errors import NotFound, PreconditionFailed, Uniqueness
+from services.identity.events import add_user_event
+from services.identity.models import AuditAction, ProvisioningAudit, User, UserStatus
+from services.identity.scim.filters import compile_user_filter, user_sort_key
+from services.identity.scim.patch import apply_patch
+from services.identity.scim.resource import normalize_user
+
+logger = logging.getLogger(__name__)
+
+UNIQUE_USER_NAME_INDEX = "uq_user_org_user_name"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeContext:
+    """Who asked for a change and when the request arrived, for the audit trail."""
+
+    request_id: str
+    token_id: uuid.UUID | None
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    """One page of a user listing."""
+
+    total_results: int
+    users: list[User]
+
+
+def parse_id(value: str) -> uuid.UUID | None:
+    """Return `value` as a UUID, or None when it cannot be one of our ids."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _status_for(attributes: dict[str, Any]) -> UserStatus:
+    return UserStatus.ACTIVE if attributes.get("active", True) else UserStatus.INACTIVE
+
+
+def _action_for(before: User, after_status: UserStatus) -> AuditAction:
+    if before.status == UserStatus.ACTIVE and after_status == UserStatus.INACTIVE:
+        return AuditAction.DEACTIVATE
+    if before.status == UserStatus.INACTIVE and after_status == UserStatus.ACTIVE:
+        return AuditAction.REACTIVATE
+    return AuditAction.UPDATE
+
+
+def _snapshot(user: User) -> dict[str, Any]:
+    return {
+        "status": user.status,
+        "version": user.version,
+        "attributes": user.attributes,
+    }
+
+
+class UserService:
+    """Create, read, list, replace, patch and deprovision the users of an org."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        on_committed: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        # Wakes the outbox relay as soon as an event is committed.
+        self._on_committed = on_committed or (lambda: None)
+
+    async def create(
+        self, *, org_id: uuid.UUID, payload: dict[str, Any], context: ChangeContext
+    ) -> User:
+        """Provision a new user from a SCIM User body."""
+        attributes = normalize_user(payload)
+        now = datetime.now(UTC)
+        user = User(
+            user_id=uuid.uuid4(),
+            org_id=org_id,
+            user_name=attributes["userName"],
+            external_id=attributes.get("externalId"),
+            status=_status_for(attributes),
+            attributes=attributes,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._unit_of_work() as session:
+            await self._check_user_name_free(
+                session, org_id=org_id, user_name=user.user_name, user_id=None
+            )
+            session.add(user)
+            await session.flush()
+            self._record(
+                session,
+                action=AuditAction.PROVISION,
+                before=None,
+                user=user,
+                context=context,
+            )
+        return user
+
+    async def get(self, *, org_id: uuid.UUID, user_id: str) -> User:
+        """Return a user that has not been deprovisioned, or raise `NotFound`."""
+        async with self._sessions() as session:
+            return await self._load(session, org_id=org_id, user_id=user_id)
+
+    async def list(
+        self,
+        *,
+        org_id: uuid.UUID,
+        filter_text: str,
+        start_index: int,
+        count: int,
+        sort_by: str = "",
+        descending: bool = False,
+    ) -> UserPage:
+        """Return one page of the org's users matching an RFC 7644 filter."""
+        conditions: list[ColumnElement[bool]] = [
+            User.org_id == org_id,
+            User.status != UserStatus.DEPROVISIONED,
+        ]
+        if filter_text.strip():
+            conditions.append(compile_user_filter(filter_text))
+
+        # RFC 7644 §3.4.2.4: a stable order, so that pages neither repeat nor
+        # skip users while nothing changes.
+        order: list[Any] = [User.created_at, User.user_id]
+        if sort_by:
+            key = user_sort_key(sort_by)
+            order = [key.desc() if descending else key.asc(), User.user_id]
+
+        async with self._sessions() as session:
+            total = (
+                await session.execute(select(func.count()).where(*conditions))
+            ).scalar_one()
+            users: list[User] = []
+            if count > 0 and start_index <= total:
+                result = await session.execute(
+                    select(User)
+                    .where(*conditions)
+                    .order_by(*order)
+                    .offset(start_index - 1)
+                    .limit(count)
+                )
+                users = list(result.scalars())
+        return UserPage(total_results=total, users=users)
+
+    async def replace(
+        self,
+        *,
+        org_id: uuid.UUID,
+        user_id: str,
+        payload: dict[str, Any],
+        context: ChangeContext,
+        expected_version: int = 0,
+    ) -> tuple[User, bool]:
+        """Replace a user's attributes with a full SCIM User body (PUT)."""
+        attributes = normalize_user(payload)
+        return await self._change(
+            org_id=org_id,
+            user_id=user_id,
+            context=context,
+            expected_version=expected_version,
+            compute=lambda _current: attributes,
+        )
+
+    async def patch(
+        self,
+        *,
+        org_id: uuid.UUID,
+        user_id: str,
+        patch_body: dict[str, Any],
+        context: ChangeContext,
+        expected_version: int = 0,
+    ) -> tuple[User, bool]:
+        """Apply a SCIM PatchOp atomically; a repeat that changes nothing is a no-op."""
+        return await self._change(
+            org_id=org_id,
+            user_id=user_id,
+            context=context,
+            expected_version=expected_version,
+            compute=lambda current: apply_patch(
+                current, patch_body, resource_id=str(parse_id(user_id))
+            ),
+        )
+
+    async def delete(
+        self, *, org_id: uuid.UUID, user_id: str, context: ChangeContext
+    ) -> User:
+        """Deprovision a user: the record and its audit trail stay, SCIM reads 404."""
+        async with self._unit_of_work() as session:
+            user = await self._load(session, org_id=org_id, user_id=user_id, lock=True)
+            before = _snapshot(user)
+            now = datetime.now(UTC)
+            user.status = UserStatus.DEPROVISIONED
+            user.attributes = {**user.attributes, "active": False}
+            user.version += 1
+            user.updated_at = now
+            user.deprovisioned_at = now
+            await session.flush()
+            self._record(
+                session,
+                action=AuditAction.DEPROVISION,
+                before=before,
+                user=user,
+                context=context,
+            )
+        return user
+
+    async def _change(
+        self,
+        *,
+        org_id: uuid.UUID,
+        user_id: str,
+        context: ChangeContext,
+        expected_version: int,
+        compute: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> tuple[User, bool]:
+        async with self._unit_of_work() as session:
+            user = await self._load(session, org_id=org_id, user_id=user_id, lock=True)
+            if expected_version and expected_version != user.version:
+                raise PreconditionFailed(
+                    f'version mismatch: the user is at W/"{user.version}"'
+                )
+
+            current = {**user.attributes, "active": user.status == UserStatus.ACTIVE}
+            attributes = compute(current)
+            if attributes == current:
+                # RFC 7644 §3.5.2: repeating a PATCH is harmless; nothing is
+                # written, so no version bump, audit record or event.
+                return user, False
+
+            if attributes["userName"].lower() != user.user_name.lower():
+                await self._check_user_name_free(
+                    session,
+                    org_id=org_id,
+                    user_name=attributes["userName"],
+                    user_id=user.user_id,
+                )
+            before = _snapshot(user)
+            new_status = _status_for(attributes)
+            action = _action_for(user, new_status)
+            user.attributes = attributes
+            user.user_name = attributes["userName"]
+            user.external_id = attributes.get("externalId")
+            user.status = new_status
+            user.version += 1
+            user.updated_at = datetime.now(UTC)
+            await session.flush()
+            self._record(
+                session, action=action, before=before, user=user, context=context
+            )
+        return user, True
+
+    def _unit_of_work(self) -> _UnitOfWork:
+        return _UnitOfWork(self._sessions, on_committed=self._on_committed)
+
+    @staticmethod
+    async def _load(
+        session: AsyncSession, *, org_id: uuid.UUID, user_id: str, lock: bool = False
+    ) -> User:
+        uid = parse_id(user_id)
+        query = select(User).where(
+            User.user_id == uid,
+            User.org_id == org_id,
+            User.status != UserStatus.DEPROVISIONED,
+        )
+        if lock:
+            query = query.with_for_update()
+        user = (
+            None if uid is None else (await session.execute(query)).scalar_one_or_none()
+        )
+        if user is None:
+            raise NotFound(f"User {user_id} not found")
+        return user
+
+    @staticmethod
+    async def _check_user_name_free(
+        session: AsyncSession,
+        *,
+        org_id: uuid.UUID,
+        user_name: str,
+        user_id: uuid.UUID | None,
+    ) -> None:
+        query = select(User.user_id).where(
+            User.org_id == org_id,
+            func.lower(User.user_name) == user_name.lower(),
+            User.status != UserStatus.DEPROVISIONED,
+        )
+        if user_id is not None:
+            query = query.where(User.user_id != user_id)
+        if (await session.execute(query.limit(1))).first() is not None:
+            raise Uniqueness(f"userName {user_name!r} is already taken in this org")
+
+    @staticmethod
+    def _record(
+        session: AsyncSession,
+        *,
+        action: AuditAction,
+        before: dict[str, Any] | None,
+        user: User,
+        context: ChangeContext,
+    ) -> None:
+        event_id = uuid.uuid4()
+        occurred_at = user.updated_at
+        session.add(
+            ProvisioningAudit(
+                event_id=event_id,
+                org_id=user.org_id,
+                user_id=user.user_id,
+                action=action,
+                source="SCIM",
+                request_id=context.request_id,
+                token_id=context.token_id,
+                before=before,
+                after=_snapshot(user),
+                version=user.version,
+                request_received_at=context.received_at,
+                occurred_at=occurred_at,
+            )
+        )
+        add_user_event(
+            session,
+            event_id=event_id,
+            action=action,
+            user=user,
+            request_id=context.request_id,
+            request_received_at=context.received_at,
+            occurred_at=occurred_at,
+        )
+        logger.info(
+            "user %s: %s to version %d",
+            user.user_id,
+            action,
+            user.version,
+            extra={"org_id": str(user.org_id), "request_id": context.request_id},
+        )
+
+
+class _UnitOfWork:
+    """A transaction that maps a lost userName race to `Uniqueness`."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        on_committed: Callable[[], None],
+    ) -> None:
+        self._sessions = sessions
+        self._on_committed = on_committed
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> AsyncSession:
+        self._session = self._sessions()
+        await self._session.begin()
+        return self._session
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self._session is not None
+        session, self._session = self._session, None
+        try:
+            if exc_type is not None:
+                await session.rollback()
+                _raise_if_lost_race(exc)
+                return
+            try:
+                await session.commit()
+            except IntegrityError as error:
+                await session.rollback()
+                _raise_if_lost_race(error)
+                raise
+            self._on_committed()
+        finally:
+            await asyncio.shield(session.close())
+
+
+def _raise_if_lost_race(error: BaseException) -> None:
+    # Two concurrent creates of one userName: the unique index decides.
+    if isinstance(error, IntegrityError) and UNIQUE_USER_NAME_INDEX in str(error.orig):
+        raise Uniqueness("userName is already taken in this org") from error

@@ -1,0 +1,158 @@
+"""Start the application processes of the stack for integration tests.
+
+PostgreSQL, Redis and Kafka are the real ones started by `make infra-up`; the
+identity service and the gateway run as subprocesses on free ports against a
+database of their own, exactly as `make run` starts them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+_START_DEADLINE = 30.0
+
+
+def free_port() -> int:
+    """Return a TCP port on the loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Addresses and credentials of a running gateway and identity service."""
+
+    base_url: str
+    scim_url: str
+    admin_token: str
+    identity_addr: str
+    database_url: str
+    kafka_bootstrap: str
+    log_dir: Path
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + _START_DEADLINE
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer in time:\n{log.read_text()[-3000:]}")
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + _START_DEADLINE
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited early:\n{log.read_text()[-3000:]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open in time:\n{log.read_text()[-3000:]}")
+
+
+def reset_database(database_url: str) -> None:
+    """Drop every table of the test database and migrate it to the newest schema."""
+    env = {**os.environ, "RIVANE_DATABASE_URL": database_url}
+    script = (
+        "import asyncio\n"
+        "from sqlalchemy import text\n"
+        "from services.identity.db import create_engine\n"
+        "async def main():\n"
+        f"    engine = create_engine({database_url!r})\n"
+        "    async with engine.begin() as c:\n"
+        "        await c.execute(text('DROP SCHEMA public CASCADE'))\n"
+        "        await c.execute(text('CREATE SCHEMA public'))\n"
+        "    await engine.dispose()\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "services.identity.migrate"],
+        check=True,
+        cwd=ROOT,
+        env=env,
+    )
+
+
+@contextmanager
+def running_stack(
+    *, database_url: str, kafka_bootstrap: str, log_dir: Path
+) -> Iterator[Stack]:
+    """Run the identity service and the gateway until the block ends."""
+    identity_port, gateway_port = free_port(), free_port()
+    admin_token = secrets.token_urlsafe(24)
+    env = {
+        **os.environ,
+        "RIVANE_DATABASE_URL": database_url,
+        "RIVANE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "RIVANE_IDENTITY_ADDR": f"127.0.0.1:{identity_port}",
+        "RIVANE_GATEWAY_HOST": "127.0.0.1",
+        "RIVANE_GATEWAY_PORT": str(gateway_port),
+        "RIVANE_ADMIN_TOKEN": admin_token,
+    }
+    log_dir.mkdir(parents=True, exist_ok=True)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        identity_log = log_dir / "identity.log"
+        with identity_log.open("wb") as out:
+            identity = subprocess.Popen(
+                [sys.executable, "-m", "services.identity"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        processes.append(identity)
+        _wait_port(identity_port, identity, identity_log)
+
+        gateway_log = log_dir / "gateway.log"
+        with gateway_log.open("wb") as out:
+            gateway = subprocess.Popen(
+                [sys.executable, "-m", "gateway"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        processes.append(gateway)
+        base_url = f"http://127.0.0.1:{gateway_port}"
+        _wait_healthy(f"{base_url}/healthz", gateway, gateway_log)
+
+        yield Stack(
+            base_url=base_url,
+            scim_url=f"{base_url}/scim/v2",
+            admin_token=admin_token,
+            identity_addr=f"127.0.0.1:{identity_port}",
+            database_url=database_url,
+            kafka_bootstrap=kafka_bootstrap,
+            log_dir=log_dir,
+        )
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -1,0 +1,110 @@
+"""Request bodies: media types, charsets and broken JSON (RFC 7644 §3.1, §8.1)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from gateway_fakes import SCIM, FakeIdentity, user_body
+
+BODY = json.dumps(user_body()).encode()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/scim+json",
+        "application/scim+json; charset=utf-8",
+        "application/scim+json;charset=UTF-8",
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+    ],
+)
+async def test_json_media_types_are_accepted(
+    client: httpx.AsyncClient, content_type: str
+) -> None:
+    response = await client.post(
+        f"{SCIM}/Users", content=BODY, headers={"Content-Type": content_type}
+    )
+
+    assert response.status_code == 201
+    assert response.headers["content-type"].startswith("application/scim+json")
+
+
+async def test_body_without_content_type_is_read_as_json(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(f"{SCIM}/Users", content=BODY)
+
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/xml", "application/scim+json; charset=iso-8859-1"],
+)
+async def test_other_media_types_are_a_scim_415(
+    client: httpx.AsyncClient, fake_identity: FakeIdentity, content_type: str
+) -> None:
+    response = await client.post(
+        f"{SCIM}/Users", content=BODY, headers={"Content-Type": content_type}
+    )
+
+    assert response.status_code == 415
+    assert response.headers["content-type"].startswith("application/scim+json")
+    assert response.json()["status"] == "415"
+    assert fake_identity.user_calls() == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (
+            b'{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": ',
+            "json",
+        ),
+        (b"", "empty"),
+        (b"[1, 2]", "array"),
+        (b'"a string"', "string"),
+        (b"\xff\xfe{}", "utf-8"),
+    ],
+)
+async def test_broken_bodies_are_invalid_syntax(
+    client: httpx.AsyncClient, fake_identity: FakeIdentity, raw: bytes, why: str
+) -> None:
+    response = await client.post(
+        f"{SCIM}/Users",
+        content=raw,
+        headers={"Content-Type": "application/scim+json; charset=utf-8"},
+    )
+
+    assert response.status_code == 400, why
+    body = response.json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert body["status"] == "400"
+    assert body["scimType"] == "invalidSyntax"
+    assert fake_identity.user_calls() == []
+
+
+async def test_responses_are_scim_json_whatever_the_accept_header(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get(f"{SCIM}/Users", headers={"Accept": "*/*"})
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/scim+json")
+
+
+async def test_oversized_body_is_a_scim_413_without_a_call(
+    client: httpx.AsyncClient, fake_identity: FakeIdentity
+) -> None:
+    body = user_body(displayName="x" * (2 * 1024 * 1024))
+
+    response = await client.post(f"{SCIM}/Users", json=body)
+
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/scim+json")
+    assert response.json()["status"] == "413"
+    assert fake_identity.user_calls() == []
