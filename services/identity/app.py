@@ -27,7 +27,7 @@ class IdentityApp:
         sessions = session_factory(self.engine)
         self.relay = OutboxRelay(sessions, bootstrap_servers=settings.kafka_bootstrap)
         self.users = UserService(sessions, on_committed=self.relay.wake)
-        self.tokens = TokenStore(sessions)
+        self.tokens = TokenStore(self.engine)
         self._run_relay = relay
         self._relay_task: asyncio.Task[None] | None = None
         self._server: grpc.aio.Server | None = None

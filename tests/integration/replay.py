@@ -363,8 +363,11 @@ class _Exchange:
             for name, value in request.headers.items()
         }
         request_body = request.content.decode("utf-8", "replace")
+        where = (
+            f"{self.case.id} ({self.case.source})" if self.case.source else self.case.id
+        )
         lines = [
-            f"case {self.case.id} ({self.case.source}), "
+            f"case {where}, "
             f"step {self.index + 1} of {len(self.case.steps)}: {self.step.send}",
             f"  {problem}",
             f"request: {request.method} {request.url}",
