@@ -20,6 +20,8 @@ class StackSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:56379/0"
     kafka_bootstrap: str = "127.0.0.1:59092"
     identity_addr: str = "127.0.0.1:50061"
+    revocation_addr: str = "127.0.0.1:50062"
+    group_mapping_addr: str = "127.0.0.1:50063"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     # Public base URL of the gateway, used in `meta.location`; derived from

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -32,9 +32,16 @@ def free_port() -> int:
         return port
 
 
-@dataclass(frozen=True)
+# The gRPC services of the stack: name, module run with `python -m`, and the
+# setting that holds its address. The gateway starts after all of them.
+SERVICES: tuple[tuple[str, str, str], ...] = (
+    ("identity", "services.identity", "RIVANE_IDENTITY_ADDR"),
+)
+
+
+@dataclass
 class Stack:
-    """Addresses and credentials of a running gateway and identity service."""
+    """Addresses and credentials of a running gateway and its services."""
 
     base_url: str
     scim_url: str
@@ -43,6 +50,50 @@ class Stack:
     database_url: str
     kafka_bootstrap: str
     log_dir: Path
+    env: dict[str, str]
+    addresses: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str) -> None:
+        """Start service `name` (or "gateway") and wait until it answers."""
+        if name == "gateway":
+            process = _spawn("gateway", "gateway", self.env, self.log_dir)
+            self.processes[name] = process
+            _wait_healthy(
+                f"{self.base_url}/healthz", process, self.log_dir / "gateway.log"
+            )
+            return
+        module = next(module for svc, module, _ in SERVICES if svc == name)
+        process = _spawn(name, module, self.env, self.log_dir)
+        self.processes[name] = process
+        port = int(self.addresses[name].rsplit(":", 1)[1])
+        _wait_port(port, process, self.log_dir / f"{name}.log")
+
+    def stop(self, name: str) -> None:
+        """Stop service `name` gracefully (SIGTERM), killing it after 10 s."""
+        process = self.processes.pop(name, None)
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _spawn(
+    name: str, module: str, env: dict[str, str], log_dir: Path
+) -> subprocess.Popen[bytes]:
+    # Appending keeps the log of an earlier run of the same service.
+    with (log_dir / f"{name}.log").open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", module],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -99,60 +150,41 @@ def reset_database(database_url: str) -> None:
 def running_stack(
     *, database_url: str, kafka_bootstrap: str, log_dir: Path
 ) -> Iterator[Stack]:
-    """Run the identity service and the gateway until the block ends."""
-    identity_port, gateway_port = free_port(), free_port()
+    """Run every service and the gateway until the block ends."""
+    addresses = {name: f"127.0.0.1:{free_port()}" for name, _, _ in SERVICES}
+    gateway_port = free_port()
     admin_token = secrets.token_urlsafe(24)
     env = {
         **os.environ,
         "RIVANE_DATABASE_URL": database_url,
         "RIVANE_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "RIVANE_IDENTITY_ADDR": f"127.0.0.1:{identity_port}",
         "RIVANE_GATEWAY_HOST": "127.0.0.1",
         "RIVANE_GATEWAY_PORT": str(gateway_port),
         "RIVANE_ADMIN_TOKEN": admin_token,
     }
+    env.update({setting: addresses[name] for name, _, setting in SERVICES})
     log_dir.mkdir(parents=True, exist_ok=True)
-    processes: list[subprocess.Popen[bytes]] = []
+    for name, _, _ in SERVICES:
+        (log_dir / f"{name}.log").unlink(missing_ok=True)
+    (log_dir / "gateway.log").unlink(missing_ok=True)
+
+    base_url = f"http://127.0.0.1:{gateway_port}"
+    stack = Stack(
+        base_url=base_url,
+        scim_url=f"{base_url}/scim/v2",
+        admin_token=admin_token,
+        identity_addr=addresses["identity"],
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        log_dir=log_dir,
+        env=env,
+        addresses=addresses,
+    )
     try:
-        identity_log = log_dir / "identity.log"
-        with identity_log.open("wb") as out:
-            identity = subprocess.Popen(
-                [sys.executable, "-m", "services.identity"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        processes.append(identity)
-        _wait_port(identity_port, identity, identity_log)
-
-        gateway_log = log_dir / "gateway.log"
-        with gateway_log.open("wb") as out:
-            gateway = subprocess.Popen(
-                [sys.executable, "-m", "gateway"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        processes.append(gateway)
-        base_url = f"http://127.0.0.1:{gateway_port}"
-        _wait_healthy(f"{base_url}/healthz", gateway, gateway_log)
-
-        yield Stack(
-            base_url=base_url,
-            scim_url=f"{base_url}/scim/v2",
-            admin_token=admin_token,
-            identity_addr=f"127.0.0.1:{identity_port}",
-            database_url=database_url,
-            kafka_bootstrap=kafka_bootstrap,
-            log_dir=log_dir,
-        )
+        for name, _, _ in SERVICES:
+            stack.start(name)
+        stack.start("gateway")
+        yield stack
     finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for name in reversed(list(stack.processes)):
+            stack.stop(name)
