@@ -3,7 +3,8 @@
     scimctl token create --org ORG [--description D]   prints the new token only
     scimctl admin-token                                prints the local admin credential
 
-The gateway is found at RIVANE_GATEWAY_URL (default http://127.0.0.1:8080);
+The gateway is found at RIVANE_GATEWAY_URL, else at RIVANE_GATEWAY_HOST and
+RIVANE_GATEWAY_PORT (default http://127.0.0.1:8080);
 the admin credential is RIVANE_ADMIN_TOKEN or the content of the admin token
 file, as the gateway itself reads it.
 """
@@ -19,9 +20,8 @@ from urllib.parse import quote
 
 import httpx
 
-from services.common.settings import StackSettings
+from services.common.settings import StackSettings, get_settings
 
-DEFAULT_GATEWAY_URL = "http://127.0.0.1:8080"
 TIMEOUT_SECONDS = 30.0
 
 
@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def gateway_url() -> str:
     """Return the base URL of the gateway to talk to."""
-    return os.environ.get("RIVANE_GATEWAY_URL", DEFAULT_GATEWAY_URL).rstrip("/")
+    given = os.environ.get("RIVANE_GATEWAY_URL") or get_settings().gateway_url
+    return given.rstrip("/")
 
 
 def admin_credential(settings: StackSettings) -> str:

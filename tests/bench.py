@@ -37,10 +37,10 @@ import httpx
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.common.settings import get_settings
 from tests.integration.stack import ROOT, reset_database, running_stack
 
 KINDS = ("create", "lookup", "deactivate")
-DEFAULT_DATABASE_URL = "postgresql+asyncpg://rivane@127.0.0.1:55432/rivane_bench"
 LOCAL_HOSTS = frozenset(["127.0.0.1", "localhost"])
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -250,7 +250,9 @@ def _target() -> Iterator[tuple[str, str]]:
         yield f"{given}/scim/v2", token
         return
 
-    database_url = os.environ.get("RIVANE_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    database_url = os.environ.get(
+        "RIVANE_BENCH_DATABASE_URL"
+    ) or get_settings().sibling_database_url("rivane_bench")
     if make_url(database_url).host not in LOCAL_HOSTS:
         raise SystemExit("refusing a database that is not on 127.0.0.1")
     asyncio.run(_ensure_database(database_url))

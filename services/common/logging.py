@@ -70,3 +70,9 @@ def configure_logging(service_name: str, *, level: int = logging.INFO) -> None:
         root.removeHandler(previous)
     root.addHandler(handler)
     root.setLevel(level)
+
+    # aiokafka logs each failed connection attempt at ERROR, dozens a second
+    # while a broker is away. The relay and the consumers report Kafka
+    # reachability themselves, once per retry, at WARNING with what happens
+    # next; aiokafka keeps only its critical records.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+# The checkout the stack runs from; relative paths in settings start here.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class StackSettings(BaseSettings):
@@ -32,6 +37,44 @@ class StackSettings(BaseSettings):
     # Name of the service in traces and logs.
     service_name: str = "rivane"
     otel_exporter: str = "none"
+
+    @field_validator("admin_token_file")
+    @classmethod
+    def _anchor_to_project(cls, value: str) -> str:
+        # The same file whatever directory scimctl or the gateway starts in.
+        return str(PROJECT_ROOT / value) if value else value
+
+    @property
+    def gateway_url(self) -> str:
+        """Return the URL the local gateway answers on."""
+        return f"http://{self.gateway_host}:{self.gateway_port}"
+
+    def sibling_database_url(self, name: str) -> str:
+        """Return `database_url` with the database `name` on the same server."""
+        url = make_url(self.database_url).set(database=name)
+        return url.render_as_string(hide_password=False)
+
+    # Other Rivane services call /oauth2/introspect and /sessions with this
+    # credential; the admin credential is accepted as well.
+    internal_token: str = Field(default="", repr=False)
+
+    # Prometheus scrape ports; 0 serves no metrics.
+    identity_metrics_port: int = 9461
+    revocation_metrics_port: int = 9462
+
+    # Session tokens. The ES256 signing key is a PEM value or file; in "dev" a
+    # missing file is generated once.
+    session_signing_key: str = Field(default="", repr=False)
+    session_signing_key_file: str = ".data/keys/session-signing.pem"
+    session_issuer: str = "rivane"
+    session_token_ttl_seconds: int = Field(default=900, gt=0)
+    session_token_max_ttl_seconds: int = Field(default=3600, gt=0)
+    # How long CheckToken trusts the identity service's answer that a user is
+    # ACTIVE; bounds revocation while both Kafka and the fast path fail.
+    user_status_cache_seconds: float = Field(default=10.0, ge=0)
+    revocation_consumer_group: str = "session-revocation"
+    # The identity service's direct call to the revocation service.
+    revocation_fast_path_timeout: float = Field(default=0.5, gt=0)
 
 
 @lru_cache(maxsize=1)

@@ -15,9 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.identity.models import ScimToken
 from services.identity.tokens import hash_token
-from tests.integration.stack import ROOT, Stack, reset_database, running_stack
-
-DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://rivane@127.0.0.1:55432/rivane_test"
+from tests.integration.stack import (
+    ROOT,
+    Stack,
+    reset_database,
+    running_stack,
+    test_database_url,
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -30,7 +34,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """A gateway and identity service on free ports, over a fresh database."""
-    database_url = os.environ.get("RIVANE_TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+    database_url = test_database_url()
     kafka = os.environ.get("RIVANE_KAFKA_BOOTSTRAP", "127.0.0.1:59092")
     reset_database(database_url)
     with running_stack(

@@ -20,8 +20,21 @@ from pathlib import Path
 
 import httpx
 
+from services.common.settings import get_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 _START_DEADLINE = 30.0
+
+
+def test_database_url() -> str:
+    """Return the database the integration tests reset and use.
+
+    RIVANE_TEST_DATABASE_URL wins; otherwise `rivane_test` on the server of
+    RIVANE_DATABASE_URL, so a stack moved to other ports keeps its tests there.
+    """
+    return os.environ.get("RIVANE_TEST_DATABASE_URL") or (
+        get_settings().sibling_database_url("rivane_test")
+    )
 
 
 def free_port() -> int:

@@ -6,7 +6,6 @@ in the database of RIVANE_TEST_DATABASE_URL.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -25,13 +24,11 @@ from services.identity.scim.schema import (
     USER_SCHEMA,
     ResourceSchema,
 )
+from tests.integration.stack import test_database_url
 
 pytestmark = pytest.mark.integration
 
-DATABASE_URL = os.environ.get(
-    "RIVANE_TEST_DATABASE_URL",
-    "postgresql+asyncpg://rivane@127.0.0.1:55432/rivane_test",
-)
+DATABASE_URL = test_database_url()
 # An org's own extension, with the types the User schemas lack.
 STAFF = "urn:example:scim:schemas:extension:staff:2.0:User"
 ORG_SCHEMA = ResourceSchema(
