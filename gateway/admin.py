@@ -15,10 +15,10 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from gateway.auth import bearer_token
+from gateway.auth import authorization_of, bearer_token
 from gateway.body import check_content_type, parse_object, read_body
 from gateway.identity import Identity
 from services.common.errors import InvalidValue, Unauthorized
@@ -65,12 +65,9 @@ def _generate_local_token(path: Path) -> str:
     return token
 
 
-def require_admin(
-    request: Request,
-    authorization: Annotated[str | None, Header()] = None,
-) -> None:
+def require_admin(request: Request) -> None:
     """Let only holders of the admin credential through."""
-    presented = bearer_token(authorization).encode("utf-8")
+    presented = bearer_token(authorization_of(request)).encode("utf-8")
     expected = str(request.app.state.admin_token).encode("utf-8")
     if not hmac.compare_digest(presented, expected):
         raise Unauthorized("unknown admin token")

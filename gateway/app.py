@@ -1,4 +1,4 @@
-"""The gateway application: SCIM routes, the admin API, the identity channel."""
+"""The gateway application: SCIM routes, the admin API, sessions, gRPC channels."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import grpc
 from fastapi import APIRouter, FastAPI
 from starlette.types import Scope
 
-from gateway import admin, discovery, users
+from gateway import admin, audit, discovery, sessions, users
 from gateway.admin import load_admin_token
 from gateway.context import SCIM_PATH
 from gateway.errors import install_error_handlers
 from gateway.identity import IdentityClient
-from gateway.middleware import RequestLogMiddleware
+from gateway.middleware import RequestLogMiddleware, TrailingSlashMiddleware
+from gateway.revocation import revocation_client
 from protos.rivane.identity.v1 import identity_pb2_grpc
 from services.common.settings import StackSettings
 from services.common.telemetry import grpc_client_interceptors
@@ -23,33 +24,43 @@ from services.common.telemetry import grpc_client_interceptors
 HEALTH_PATH = "/healthz"
 
 
-def create_app(settings: StackSettings, identity_stub: Any = None) -> FastAPI:
+def create_app(
+    settings: StackSettings,
+    identity_stub: Any = None,
+    *,
+    revocation_stub: Any = None,
+) -> FastAPI:
     """Build the gateway.
 
-    The gRPC channel to `settings.identity_addr` opens at startup and closes
-    at shutdown; tests may pass a ready `identity_stub` instead. Raises
+    The gRPC channels to `settings.identity_addr` and
+    `settings.revocation_addr` open at startup and close at shutdown; tests
+    may pass a ready `identity_stub` or `revocation_stub` instead. Raises
     `AdminTokenMissing` outside "dev" when no admin credential is configured.
     """
     admin_token = load_admin_token(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if identity_stub is not None:
-            app.state.identity = IdentityClient(identity_stub)
-            yield
-            return
+        async with revocation_client(
+            settings.revocation_addr, stub=revocation_stub
+        ) as revocation:
+            app.state.revocation = revocation
+            if identity_stub is not None:
+                app.state.identity = IdentityClient(identity_stub)
+                yield
+                return
 
-        # The interceptors carry the request's trace context in gRPC metadata.
-        channel = grpc.aio.insecure_channel(
-            settings.identity_addr, interceptors=grpc_client_interceptors()
-        )
-        app.state.identity = IdentityClient(
-            identity_pb2_grpc.IdentityServiceStub(channel)
-        )
-        try:
-            yield
-        finally:
-            await channel.close()
+            # The interceptors carry the request's trace context in gRPC metadata.
+            channel = grpc.aio.insecure_channel(
+                settings.identity_addr, interceptors=grpc_client_interceptors()
+            )
+            app.state.identity = IdentityClient(
+                identity_pb2_grpc.IdentityServiceStub(channel)
+            )
+            try:
+                yield
+            finally:
+                await channel.close()
 
     app = FastAPI(
         title="Rivane SCIM gateway",
@@ -58,18 +69,23 @@ def create_app(settings: StackSettings, identity_stub: Any = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         telemetry={"exclude": _untraced},
+        # Paths ending in "/" are served by TrailingSlashMiddleware instead.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.admin_token = admin_token
 
     install_error_handlers(app)
     app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(TrailingSlashMiddleware)
 
     scim = APIRouter(prefix=SCIM_PATH)
     scim.include_router(users.router)
     scim.include_router(discovery.router)
     app.include_router(scim)
     app.include_router(admin.router)
+    app.include_router(audit.router)
+    app.include_router(sessions.router)
     app.add_api_route(HEALTH_PATH, healthz, methods=["GET"], tags=["Health"])
     return app
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from opentelemetry import trace
 
 from gateway.identity import Identity, TokenOwner
@@ -33,13 +33,21 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-async def scim_caller(
-    request: Request,
-    identity: Identity,
-    authorization: Annotated[str | None, Header()] = None,
-) -> TokenOwner:
+def authorization_of(request: Request) -> str | None:
+    """Return the request's Authorization header, refusing more than one.
+
+    RFC 9110 §11.6.2 gives a request one set of credentials; two headers could
+    name two orgs, and a proxy in front might have checked the other one.
+    """
+    values = request.headers.getlist("authorization")
+    if len(values) > 1:
+        raise Unauthorized("send one Authorization header, not several")
+    return values[0] if values else None
+
+
+async def scim_caller(request: Request, identity: Identity) -> TokenOwner:
     """Authenticate the request; return the org and token it acts for."""
-    token = bearer_token(authorization)
+    token = bearer_token(authorization_of(request))
     try:
         owner = await identity.resolve_token(token)
     except ScimError as exc:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from gateway.errors import ContentTooLarge, UnsupportedMediaType
+from services.common.documents import load_object
 from services.common.errors import InvalidSyntax
 
 # RFC 7644 §3.1: SCIM clients send application/scim+json; §3.8 asks servers
@@ -41,19 +41,14 @@ def check_content_type(content_type: str | None) -> None:
 
 
 def parse_object(raw: bytes) -> dict[str, Any]:
-    """Return the JSON object in `raw`, or raise `InvalidSyntax`."""
+    """Return the JSON object in `raw`, or raise `InvalidSyntax` or `InvalidValue`."""
     if not raw.strip():
         raise InvalidSyntax("request body is empty")
     try:
-        document = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidSyntax("request body is not valid UTF-8") from exc
-    except (ValueError, RecursionError) as exc:
-        raise InvalidSyntax("request body is not valid JSON") from exc
-
-    if not isinstance(document, dict):
-        raise InvalidSyntax("request body must be a JSON object")
-    return document
+    return load_object(text, what="request body")
 
 
 async def read_body(request: Request, *, limit: int = MAX_BODY_BYTES) -> bytes:

@@ -1,6 +1,7 @@
 """`scimctl`: operator commands against a running gateway.
 
     scimctl token create --org ORG [--description D]   prints the new token only
+    scimctl session issue --org ORG --user USER_ID     prints a user's access token
     scimctl admin-token                                prints the local admin credential
 
 The gateway is found at RIVANE_GATEWAY_URL, else at RIVANE_GATEWAY_HOST and
@@ -36,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "admin-token":
             print(admin_credential(settings))
+        elif args.command == "session":
+            print(
+                issue_session(settings, org=args.org, user_id=args.user, ttl=args.ttl)
+            )
         else:
             print(create_token(settings, org=args.org, description=args.description))
     except CommandFailed as exc:
@@ -57,6 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--org", required=True, help="org name; created if new")
     create.add_argument("--description", default="", help="what the token is for")
+
+    session = commands.add_parser("session", help="manage users' access tokens")
+    session_commands = session.add_subparsers(dest="action", required=True)
+    issue = session_commands.add_parser(
+        "issue", help="issue an access token for an active user and print it"
+    )
+    issue.add_argument("--org", required=True, help="org name, as in token create")
+    issue.add_argument("--user", required=True, help="the user's SCIM id")
+    issue.add_argument("--ttl", type=int, default=0, help="lifetime in seconds")
 
     commands.add_parser("admin-token", help="print the local stack's admin credential")
     return parser
@@ -111,6 +125,49 @@ def create_token(settings: StackSettings, *, org: str, description: str) -> str:
     if not isinstance(token, str) or not token:
         raise CommandFailed("the gateway answered without a token")
     return token
+
+
+def issue_session(settings: StackSettings, *, org: str, user_id: str, ttl: int) -> str:
+    """Ask the gateway for an access token of a user of `org`; return it."""
+    headers = {"Authorization": f"Bearer {admin_credential(settings)}"}
+    found = _request(
+        "GET", f"/admin/orgs/{quote(org, safe='')}", headers=headers, expect=200
+    )
+    org_id = _json_field(found, "org_id")
+    body = {"org_id": org_id, "user_id": user_id, "ttl_seconds": ttl}
+    issued = _request("POST", "/sessions", headers=headers, json=body, expect=201)
+    token = _json_field(issued, "access_token")
+    if not isinstance(token, str) or not token:
+        raise CommandFailed("the gateway answered without a token")
+    return token
+
+
+def _request(
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str],
+    expect: int,
+    json: object = None,
+) -> httpx.Response:
+    try:
+        response = httpx.request(
+            method,
+            f"{gateway_url()}{path}",
+            headers=headers,
+            json=json,
+            timeout=TIMEOUT_SECONDS,
+        )
+    except httpx.TransportError as exc:
+        raise CommandFailed(
+            f"cannot reach the gateway at {gateway_url()} ({exc.__class__.__name__}); "
+            "is the stack running?"
+        ) from exc
+    if response.status_code != expect:
+        raise CommandFailed(
+            f"the gateway refused: {response.status_code} {_detail(response)}"
+        )
+    return response
 
 
 def _detail(response: httpx.Response) -> str:

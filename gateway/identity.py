@@ -152,6 +152,18 @@ class IdentityClient:
         )
         await self._call(self._stub.DeleteUser, request)
 
+    async def get_org(self, *, name: str) -> Any:
+        """Return the org called `name` (its id and name), or raise `NotFound`."""
+        return await self._call(
+            self._stub.GetOrg, identity_pb2.GetOrgRequest(name=name)
+        )
+
+    async def list_user_audit(self, *, org_id: str, user_id: str) -> list[Any]:
+        """Return a user's audit rows with their events' publication, oldest first."""
+        request = identity_pb2.ListUserAuditRequest(org_id=org_id, user_id=user_id)
+        reply = await self._call(self._stub.ListUserAudit, request)
+        return list(reply.entries)
+
     async def _call(self, method: Callable[..., Awaitable[Any]], request: Any) -> Any:
         try:
             return await method(request, timeout=self._timeout)

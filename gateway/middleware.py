@@ -77,6 +77,28 @@ class RequestLogMiddleware:
             )
 
 
+class TrailingSlashMiddleware:
+    """Serve `/Users/` as `/Users` and `/Users/{id}/` as `/Users/{id}`.
+
+    The framework would answer them with a redirect instead: a body-less 307
+    whose Location is built from the Host header the client sent, which IdPs
+    do not follow with the POST body, and which names the internal address
+    behind a proxy.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/") or "/"}
+            raw = scope.get("raw_path")
+            if isinstance(raw, bytes):
+                scope["raw_path"] = raw.rstrip(b"/") or b"/"
+        await self.app(scope, receive, send)
+
+
 def _loggable_path(scope: Scope) -> str:
     """Return the path as sent, still percent-encoded: one line, no query."""
     raw = scope.get("raw_path")

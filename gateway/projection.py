@@ -84,6 +84,24 @@ def project(
     return result
 
 
+def returns(selection: AttributeSelection, name: str, *, core_schema: str) -> bool:
+    """Tell whether the representation keeps any part of top-level attribute `name`.
+
+    Lets a caller skip fetching what the client left out, such as a group's
+    members with `excludedAttributes=members`.
+    """
+    names = selection.attributes or selection.excluded
+    if not names:
+        return True
+    tree = _Node()
+    for selected in names:
+        tree.add(_segments(selected, core_schema=core_schema.lower(), extensions=()))
+    child = tree.children.get(name.lower())
+    if selection.attributes:
+        return child is not None or name.lower() in ALWAYS_RETURNED
+    return child is None or not child.whole
+
+
 class _Node:
     """A tree of lower-cased attribute names; `whole` selects a full subtree."""
 

@@ -1,13 +1,14 @@
-"""SCIM representations of the users the identity service returns.
+"""SCIM representations of the resources the services return.
 
-The service stores a user's attributes; the gateway adds what only it knows:
-`id` and `meta` with the absolute `location` (RFC 7643 §3.1).
+A service stores a resource's attributes; the gateway adds what only it
+knows: `id` and `meta` with the absolute `location` (RFC 7643 §3.1), and for
+a user the read-only `groups`, which the group-mapping service holds.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -18,26 +19,70 @@ from gateway.projection import AttributeSelection, project
 from gateway.responses import ScimResponse
 
 
-def user_resource(user: Any, *, base_url: str) -> dict[str, Any]:
-    """Return the full SCIM User for a `rivane.identity.v1.User`."""
-    attributes = json.loads(user.resource_json or "{}")
+def stored_attributes(message: Any, *, kind: str) -> tuple[list[str], dict[str, Any]]:
+    """Return the `schemas` and other attributes in a message's `resource_json`."""
+    attributes = json.loads(message.resource_json or "{}")
     if not isinstance(attributes, dict):
-        raise TypeError(f"user {user.id} has a resource that is not an object")
-
-    # The service keeps neither, but a stored copy must never shadow ours.
+        raise TypeError(f"{kind} {message.id} has a resource that is not an object")
+    # The services keep neither, but a stored copy must never shadow ours.
     attributes.pop("id", None)
     attributes.pop("meta", None)
-    schemas = attributes.pop("schemas", None) or [urns.USER]
+    schemas = attributes.pop("schemas", None) or []
+    return list(schemas), attributes
 
-    meta: dict[str, Any] = {"resourceType": "User"}
-    if user.HasField("created"):
-        meta["created"] = user.created.ToJsonString()
-    if user.HasField("last_modified"):
-        meta["lastModified"] = user.last_modified.ToJsonString()
-    meta["location"] = f"{base_url}/Users/{quote(str(user.id), safe='')}"
-    meta["version"] = weak_etag(int(user.version))
 
-    return {"schemas": schemas, "id": str(user.id), **attributes, "meta": meta}
+def resource_meta(message: Any, *, resource_type: str, location: str) -> dict[str, Any]:
+    """Return `meta` for a stored resource (RFC 7643 §3.1)."""
+    meta: dict[str, Any] = {"resourceType": resource_type}
+    if message.HasField("created"):
+        meta["created"] = message.created.ToJsonString()
+    if message.HasField("last_modified"):
+        meta["lastModified"] = message.last_modified.ToJsonString()
+    meta["location"] = location
+    meta["version"] = weak_etag(int(message.version))
+    return meta
+
+
+def location_of(base_url: str, endpoint: str, resource_id: str) -> str:
+    """Return the absolute URI of a resource, e.g. `.../Users/<id>`."""
+    return f"{base_url}/{endpoint}/{quote(resource_id, safe='')}"
+
+
+def user_resource(
+    user: Any, *, base_url: str, groups: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
+    """Return the full SCIM User for a `rivane.identity.v1.User`."""
+    schemas, attributes = stored_attributes(user, kind="user")
+    resource: dict[str, Any] = {
+        "schemas": schemas or [urns.USER],
+        "id": str(user.id),
+        **attributes,
+    }
+    if groups:
+        # RFC 7643 §4.1.2: read-only, managed through the Group resource.
+        resource["groups"] = [dict(group) for group in groups]
+    resource["meta"] = resource_meta(
+        user,
+        resource_type="User",
+        location=location_of(base_url, "Users", str(user.id)),
+    )
+    return resource
+
+
+def resource_response(
+    resource: dict[str, Any],
+    *,
+    selection: AttributeSelection,
+    core_schema: str,
+    status_code: int = 200,
+) -> ScimResponse:
+    """Answer with one resource, its ETag and, when created, its Location."""
+    headers = {"ETag": resource["meta"]["version"]}
+    if status_code == 201:
+        # RFC 7644 §3.3: the Location header holds the new resource's URI.
+        headers["Location"] = resource["meta"]["location"]
+    body = project(resource, selection, core_schema=core_schema)
+    return ScimResponse(body, status_code=status_code, headers=headers)
 
 
 def user_response(
@@ -46,16 +91,28 @@ def user_response(
     base_url: str,
     selection: AttributeSelection,
     status_code: int = 200,
+    groups: Sequence[Mapping[str, Any]] = (),
 ) -> ScimResponse:
     """Answer with one user, its ETag and, when created, its Location."""
-    resource = user_resource(user, base_url=base_url)
-    headers = {"ETag": resource["meta"]["version"]}
-    if status_code == 201:
-        # RFC 7644 §3.3: the Location header holds the new resource's URI.
-        headers["Location"] = resource["meta"]["location"]
+    return resource_response(
+        user_resource(user, base_url=base_url, groups=groups),
+        selection=selection,
+        core_schema=urns.USER,
+        status_code=status_code,
+    )
 
-    body = project(resource, selection, core_schema=urns.USER)
-    return ScimResponse(body, status_code=status_code, headers=headers)
+
+def list_body(
+    resources: list[dict[str, Any]], *, total: int, start_index: int
+) -> dict[str, Any]:
+    """Return a ListResponse holding one page of resources (RFC 7644 §3.4.2)."""
+    return {
+        "schemas": [urns.LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
 
 
 def list_response(
@@ -65,21 +122,20 @@ def list_response(
     query: UserQuery,
     base_url: str,
     selection: AttributeSelection,
+    groups: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> ScimResponse:
     """Answer with one page of users as a ListResponse (RFC 7644 §3.4.2)."""
     # §3.4.2.4: never more resources than the client asked for.
     page = list(users)[: query.count]
+    memberships = groups or {}
     resources = [
         project(
-            user_resource(user, base_url=base_url), selection, core_schema=urns.USER
+            user_resource(
+                user, base_url=base_url, groups=memberships.get(str(user.id), ())
+            ),
+            selection,
+            core_schema=urns.USER,
         )
         for user in page
     ]
-    body = {
-        "schemas": [urns.LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": query.start_index,
-        "itemsPerPage": len(resources),
-        "Resources": resources,
-    }
-    return ScimResponse(body)
+    return ScimResponse(list_body(resources, total=total, start_index=query.start_index))

@@ -21,6 +21,7 @@ APP_LOG="$LOG_DIR/app.log"
 UP_DEADLINE="${RIVANE_UP_DEADLINE:-90}"
 GATEWAY_URL="http://${RIVANE_GATEWAY_HOST:-127.0.0.1}:${RIVANE_GATEWAY_PORT:-8080}"
 IDENTITY_ADDR="${RIVANE_IDENTITY_ADDR:-127.0.0.1:50061}"
+REVOCATION_ADDR="${RIVANE_REVOCATION_ADDR:-127.0.0.1:50062}"
 
 # Write a random admin token once; the gateway reads it in the dev environment.
 admin_token() {
@@ -60,6 +61,10 @@ migrate() {
         show_log_tail "$log"
         die "database migration failed"
     }
+    (cd "$ROOT" && "$VENV/bin/python" -m services.session_revocation.migrate) >>"$log" 2>&1 || {
+        show_log_tail "$log"
+        die "migrating the session revocation tables failed"
+    }
 }
 
 print_welcome() {
@@ -94,9 +99,9 @@ up() {
         ) &
         echo $! >"$APP_PID_FILE"
     fi
-    # Up means the identity service listens and the gateway answers /healthz.
+    # Up means the services listen and the gateway answers /healthz.
     if ! "$VENV/bin/python" "$SCRIPTS/wait_http.py" "$GATEWAY_URL/healthz" \
-        --tcp "$IDENTITY_ADDR" --deadline "$UP_DEADLINE" --pid "$(<"$APP_PID_FILE")" ||
+        --tcp "$IDENTITY_ADDR" --tcp "$REVOCATION_ADDR" --deadline "$UP_DEADLINE" --pid "$(<"$APP_PID_FILE")" ||
         ! app_running; then
         show_log_tail "$APP_LOG" 60
         app_down

@@ -77,6 +77,7 @@ _GRPC_CODES: dict[int, grpc.StatusCode] = {
     404: grpc.StatusCode.NOT_FOUND,
     409: grpc.StatusCode.ALREADY_EXISTS,
     412: grpc.StatusCode.FAILED_PRECONDITION,
+    503: grpc.StatusCode.UNAVAILABLE,
 }
 
 

@@ -38,22 +38,6 @@ class StackSettings(BaseSettings):
     service_name: str = "rivane"
     otel_exporter: str = "none"
 
-    @field_validator("admin_token_file")
-    @classmethod
-    def _anchor_to_project(cls, value: str) -> str:
-        # The same file whatever directory scimctl or the gateway starts in.
-        return str(PROJECT_ROOT / value) if value else value
-
-    @property
-    def gateway_url(self) -> str:
-        """Return the URL the local gateway answers on."""
-        return f"http://{self.gateway_host}:{self.gateway_port}"
-
-    def sibling_database_url(self, name: str) -> str:
-        """Return `database_url` with the database `name` on the same server."""
-        url = make_url(self.database_url).set(database=name)
-        return url.render_as_string(hide_password=False)
-
     # Other Rivane services call /oauth2/introspect and /sessions with this
     # credential; the admin credential is accepted as well.
     internal_token: str = Field(default="", repr=False)
@@ -75,6 +59,22 @@ class StackSettings(BaseSettings):
     revocation_consumer_group: str = "session-revocation"
     # The identity service's direct call to the revocation service.
     revocation_fast_path_timeout: float = Field(default=0.5, gt=0)
+
+    @field_validator("admin_token_file", "session_signing_key_file")
+    @classmethod
+    def _anchor_to_project(cls, value: str) -> str:
+        # The same file whatever directory scimctl or the gateway starts in.
+        return str(PROJECT_ROOT / value) if value else value
+
+    @property
+    def gateway_url(self) -> str:
+        """Return the URL the local gateway answers on."""
+        return f"http://{self.gateway_host}:{self.gateway_port}"
+
+    def sibling_database_url(self, name: str) -> str:
+        """Return `database_url` with the database `name` on the same server."""
+        url = make_url(self.database_url).set(database=name)
+        return url.render_as_string(hide_password=False)
 
 
 @lru_cache(maxsize=1)

@@ -8,10 +8,15 @@ import contextlib
 import grpc
 
 from protos.rivane.identity.v1 import identity_pb2_grpc as pb_grpc
+from protos.rivane.session_revocation.v1 import session_revocation_pb2_grpc
+from services.common.metrics import MetricsServer
 from services.common.settings import StackSettings
-from services.common.telemetry import grpc_server_interceptors
+from services.common.telemetry import grpc_client_interceptors, grpc_server_interceptors
+from services.identity.audit import AuditTrail
 from services.identity.db import create_engine, session_factory
-from services.identity.relay import OutboxRelay
+from services.identity.orgs import OrgDirectory
+from services.identity.relay import identity_relay
+from services.identity.revocation import RevocationNotifier
 from services.identity.server import IdentityServicer
 from services.identity.tokens import TokenStore
 from services.identity.users import UserService
@@ -25,19 +30,41 @@ class IdentityApp:
     def __init__(self, settings: StackSettings, *, relay: bool = True) -> None:
         self.engine = create_engine(settings.database_url)
         sessions = session_factory(self.engine)
-        self.relay = OutboxRelay(sessions, bootstrap_servers=settings.kafka_bootstrap)
-        self.users = UserService(sessions, on_committed=self.relay.wake)
+        self.relay = identity_relay(
+            sessions, bootstrap_servers=settings.kafka_bootstrap
+        )
+        # The revocation fast path; the Kafka event remains the durable one.
+        self._revocation_channel = grpc.aio.insecure_channel(
+            settings.revocation_addr, interceptors=grpc_client_interceptors()
+        )
+        self.revocations = RevocationNotifier(
+            session_revocation_pb2_grpc.SessionRevocationServiceStub(
+                self._revocation_channel
+            ),
+            timeout=settings.revocation_fast_path_timeout,
+        )
+        self.users = UserService(
+            sessions,
+            on_committed=self.relay.wake,
+            on_access_removed=self.revocations.notify,
+        )
         self.tokens = TokenStore(self.engine)
+        self._metrics = MetricsServer(settings.identity_metrics_port)
         self._run_relay = relay
         self._relay_task: asyncio.Task[None] | None = None
         self._server: grpc.aio.Server | None = None
 
     async def start(self, address: str) -> int:
         """Serve on `address` (port 0 picks a free one); return the bound port."""
+        self._metrics.start()
         server = grpc.aio.server(interceptors=grpc_server_interceptors())
-        pb_grpc.add_IdentityServiceServicer_to_server(
-            IdentityServicer(users=self.users, tokens=self.tokens), server
+        servicer = IdentityServicer(
+            users=self.users,
+            tokens=self.tokens,
+            orgs=OrgDirectory(self.engine),
+            audit=AuditTrail(self.engine),
         )
+        pb_grpc.add_IdentityServiceServicer_to_server(servicer, server)
         port = server.add_insecure_port(address)
         await server.start()
         self._server = server
@@ -55,4 +82,7 @@ class IdentityApp:
             self._relay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._relay_task
+        await self.revocations.drain(seconds=_GRACE_SECONDS)
+        await self._revocation_channel.close()
         await self.engine.dispose()
+        self._metrics.stop()

@@ -9,16 +9,34 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
+    SQLColumnExpression,
     String,
     Text,
+    collate,
     func,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Our clusters run in the "C" locale, where lower() folds ASCII letters only;
+# under the ICU root collation it folds every cased letter, as Python does.
+# The folded text is compared and ordered bytewise, as before.
+CASE_FOLDING_COLLATION = "und-x-icu"
+
+
+def fold_case(value: SQLColumnExpression[Any]) -> ColumnElement[Any]:
+    """Return text in the form every case-insensitive comparison uses (RFC 7643 §2.1).
+
+    The unique index on userName holds this expression, so uniqueness, filters
+    and sorting agree on which names are the same.
+    """
+    return collate(func.lower(collate(value, CASE_FOLDING_COLLATION)), "C")
 
 
 class Base(DeclarativeBase):
@@ -98,7 +116,7 @@ class User(Base):
         Index(
             "uq_user_org_user_name",
             "org_id",
-            func.lower(text("user_name")),
+            fold_case(literal_column("user_name")),
             unique=True,
             postgresql_where=text("status <> 'DEPROVISIONED'"),
         ),

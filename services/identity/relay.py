@@ -1,149 +1,27 @@
-"""The outbox relay: publishes committed provisioning events to Kafka.
+"""The identity service's outbox relay: `outbox_event` to Kafka, keyed by user id.
 
-Events are written to `outbox_event` in the transaction of the change. The
-relay reads them in commit order, publishes them with an idempotent producer
-(acks=all) keyed by user id, and marks them published. While Kafka is down
-they wait in the outbox; none is lost, and a crash between publishing and
-marking only causes a repeat, which consumers drop by event id.
+The relay itself is `services.common.outbox.OutboxRelay`; only one relay of
+the identity service publishes at a time, so a user's events keep their order
+even with several replicas.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-from datetime import UTC, datetime
-
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common.outbox import OutboxRelay
 from services.identity.models import OutboxEvent
 
-logger = logging.getLogger(__name__)
-
-# Only one relay publishes at a time, so the order of a user's events holds
-# even with several identity replicas.
-_RELAY_LOCK_KEY = 0x5C1A_0001
-_BATCH_SIZE = 500
+RELAY_LOCK_KEY = 0x5C1A_0001
 
 
-class OutboxRelay:
-    """Move events from the outbox table to Kafka until stopped."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        *,
-        bootstrap_servers: str,
-        poll_interval: float = 0.5,
-        max_backoff: float = 5.0,
-    ) -> None:
-        self._sessions = sessions
-        self._bootstrap = bootstrap_servers
-        self._poll_interval = poll_interval
-        self._max_backoff = max_backoff
-        self._wake = asyncio.Event()
-        self._producer: AIOKafkaProducer | None = None
-
-    def wake(self) -> None:
-        """Ask the relay to look at the outbox now (called after a commit)."""
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Publish until cancelled, retrying with backoff while Kafka is away."""
-        backoff = self._poll_interval
-        try:
-            while True:
-                try:
-                    published = await self.publish_pending()
-                    backoff = self._poll_interval
-                except (KafkaError, OSError) as error:
-                    await self._drop_producer()
-                    logger.warning(
-                        "outbox relay cannot reach Kafka (%s); retrying in %.1fs",
-                        error,
-                        backoff,
-                    )
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, self._max_backoff)
-                    continue
-                if published < _BATCH_SIZE:
-                    await self._wait_for_work()
-        finally:
-            await self._drop_producer()
-
-    async def publish_pending(self) -> int:
-        """Publish one batch of pending events; return how many went out."""
-        async with self._sessions.begin() as session:
-            locked = (
-                await session.execute(
-                    select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY))
-                )
-            ).scalar_one()
-            if not locked:
-                return 0
-            events = list(
-                (
-                    await session.execute(
-                        select(OutboxEvent)
-                        .where(OutboxEvent.published_at.is_(None))
-                        .order_by(OutboxEvent.seq)
-                        .limit(_BATCH_SIZE)
-                    )
-                ).scalars()
-            )
-            if not events:
-                return 0
-
-            producer = await self._ensure_producer()
-            sends = [
-                await producer.send(
-                    event.topic,
-                    value=json.dumps(event.payload).encode(),
-                    key=event.key.encode(),
-                    headers=[(k, v.encode()) for k, v in event.headers.items()],
-                )
-                for event in events
-            ]
-            await asyncio.gather(*sends)
-            await session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.seq.in_([event.seq for event in events]))
-                .values(published_at=datetime.now(UTC))
-            )
-        logger.debug("published %d events", len(events))
-        return len(events)
-
-    async def _wait_for_work(self) -> None:
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-        except TimeoutError:
-            pass
-        self._wake.clear()
-
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap,
-                enable_idempotence=True,
-                acks="all",
-                request_timeout_ms=10_000,
-                linger_ms=2,
-            )
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                raise
-            self._producer = producer
-        return self._producer
-
-    async def _drop_producer(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
-                await producer.stop()
-            except (KafkaError, OSError) as error:
-                logger.warning("closing the Kafka producer failed: %s", error)
+def identity_relay(
+    sessions: async_sessionmaker[AsyncSession], *, bootstrap_servers: str
+) -> OutboxRelay:
+    """Return the relay of the identity service's outbox."""
+    return OutboxRelay(
+        sessions,
+        outbox=OutboxEvent.__table__,
+        lock_key=RELAY_LOCK_KEY,
+        bootstrap_servers=bootstrap_servers,
+    )

@@ -15,14 +15,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from protos.rivane.identity.v1 import identity_pb2 as pb
 from protos.rivane.identity.v1 import identity_pb2_grpc as pb_grpc
+from services.common.documents import check_text, load_object
 from services.common.errors import (
-    InvalidSyntax,
+    NotFound,
     ScimError,
     Unauthorized,
     error_metadata,
     grpc_code_for,
 )
+from services.identity.audit import AuditEntry, AuditTrail
 from services.identity.models import User, UserStatus
+from services.identity.orgs import OrgDirectory
 from services.identity.tokens import TokenStore
 from services.identity.users import ChangeContext, UserService, parse_id
 
@@ -35,7 +38,11 @@ Handler = Callable[[Any, Request, Context], Awaitable[Response]]
 
 
 def scim_errors(handler: Handler[Request, Response]) -> Handler[Request, Response]:
-    """Turn a domain `ScimError` into a gRPC status the gateway can rebuild."""
+    """Turn a domain `ScimError` into a gRPC status the gateway can rebuild.
+
+    Any other exception is logged here, once, and answered with a bare
+    INTERNAL: its text (SQL and the values bound to it) stays in our log.
+    """
 
     @functools.wraps(handler)
     async def wrapper(self: Any, request: Request, context: Context) -> Response:
@@ -45,18 +52,21 @@ def scim_errors(handler: Handler[Request, Response]) -> Handler[Request, Respons
             context.set_trailing_metadata(error_metadata(error))
             await context.abort(grpc_code_for(error), error.detail)
             raise  # unreachable: abort raises
+        except Exception:
+            logger.exception(
+                "unhandled error in %s",
+                handler.__name__,
+                extra={"request_id": _request_id_of(request)},
+            )
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            raise  # unreachable: abort raises
 
     return wrapper
 
 
-def _json_object(text: str, *, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as error:
-        raise InvalidSyntax(f"{what} is not valid JSON") from error
-    if not isinstance(value, dict):
-        raise InvalidSyntax(f"{what} must be a JSON object")
-    return value
+def _request_id_of(request: Any) -> str:
+    context = getattr(request, "context", None)
+    return str(getattr(context, "request_id", "") or "-")
 
 
 def _org(org_id: str) -> uuid.UUID:
@@ -72,6 +82,7 @@ def _change_context(context: pb.RequestContext) -> ChangeContext:
         if context.HasField("received_at")
         else datetime.now(UTC)
     )
+    check_text(context.request_id, what="request id")
     return ChangeContext(
         request_id=context.request_id or str(uuid.uuid4()),
         token_id=parse_id(context.token_id),
@@ -83,6 +94,21 @@ def _timestamp(value: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(value)
     return stamp
+
+
+def _audit_entry(entry: AuditEntry) -> pb.AuditEntry:
+    message = pb.AuditEntry(
+        event_id=str(entry.event_id),
+        action=entry.action,
+        request_id=entry.request_id,
+        version=entry.version,
+        topic=entry.topic,
+        request_received_at=_timestamp(entry.request_received_at),
+        occurred_at=_timestamp(entry.occurred_at),
+    )
+    if entry.published_at is not None:
+        message.published_at.CopyFrom(_timestamp(entry.published_at))
+    return message
 
 
 def to_message(user: User) -> pb.User:
@@ -102,9 +128,18 @@ def to_message(user: User) -> pb.User:
 class IdentityServicer(pb_grpc.IdentityServiceServicer):
     """Serve `rivane.identity.v1.IdentityService`."""
 
-    def __init__(self, *, users: UserService, tokens: TokenStore) -> None:
+    def __init__(
+        self,
+        *,
+        users: UserService,
+        tokens: TokenStore,
+        orgs: OrgDirectory,
+        audit: AuditTrail,
+    ) -> None:
         self._users = users
         self._tokens = tokens
+        self._orgs = orgs
+        self._audit = audit
 
     @scim_errors
     async def CreateUser(
@@ -112,7 +147,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     ) -> pb.User:
         user = await self._users.create(
             org_id=_org(request.org_id),
-            payload=_json_object(request.resource_json, what="User body"),
+            payload=load_object(request.resource_json, what="User body"),
             context=_change_context(request.context),
         )
         return to_message(user)
@@ -148,7 +183,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         user, _changed = await self._users.replace(
             org_id=_org(request.org_id),
             user_id=request.user_id,
-            payload=_json_object(request.resource_json, what="User body"),
+            payload=load_object(request.resource_json, what="User body"),
             context=_change_context(request.context),
             expected_version=request.expected_version,
         )
@@ -161,7 +196,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         user, changed = await self._users.patch(
             org_id=_org(request.org_id),
             user_id=request.user_id,
-            patch_body=_json_object(request.patch_json, what="PatchOp body"),
+            patch_body=load_object(request.patch_json, what="PatchOp body"),
             context=_change_context(request.context),
             expected_version=request.expected_version,
         )
@@ -199,3 +234,29 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         return pb.ResolveTokenResponse(
             org_id=str(owner.org_id), token_id=str(owner.token_id)
         )
+
+    @scim_errors
+    async def GetOrg(self, request: pb.GetOrgRequest, context: Context) -> pb.Org:
+        org = await self._orgs.find(request.name)
+        return pb.Org(org_id=str(org.org_id), name=org.name)
+
+    @scim_errors
+    async def ListUserAudit(
+        self, request: pb.ListUserAuditRequest, context: Context
+    ) -> pb.ListUserAuditResponse:
+        user_id = parse_id(request.user_id)
+        if user_id is None:
+            raise NotFound(f"User {request.user_id} not found")
+        entries = await self._audit.for_user(
+            org_id=_org(request.org_id), user_id=user_id
+        )
+        return pb.ListUserAuditResponse(entries=[_audit_entry(e) for e in entries])
+
+    @scim_errors
+    async def CheckUsers(
+        self, request: pb.CheckUsersRequest, context: Context
+    ) -> pb.CheckUsersResponse:
+        existing = await self._users.existing(
+            org_id=_org(request.org_id), user_ids=list(request.user_ids)
+        )
+        return pb.CheckUsersResponse(existing_ids=[str(uid) for uid in existing])

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.common.documents import check_text
 from services.common.errors import InvalidValue, Unauthorized
 from services.identity.db import session_factory
 from services.identity.models import Org, ScimToken
@@ -53,6 +54,8 @@ class TokenStore:
         name = org_name.strip()
         if not name or len(name) > _MAX_ORG_NAME:
             raise InvalidValue("org name must be 1 to 200 characters")
+        check_text(name, what="org name")
+        check_text(description, what="description")
 
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         async with self._sessions.begin() as session:

@@ -10,13 +10,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Text, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.common.errors import NotFound, PreconditionFailed, Uniqueness
+from services.common.errors import (
+    NotFound,
+    PreconditionFailed,
+    Unauthorized,
+    Uniqueness,
+)
 from services.identity.events import add_user_event
-from services.identity.models import AuditAction, ProvisioningAudit, User, UserStatus
+from services.identity.models import (
+    AuditAction,
+    ProvisioningAudit,
+    User,
+    UserStatus,
+    fold_case,
+)
+from services.identity.revocation import AccessRemoved
 from services.identity.scim.filters import compile_user_filter, user_sort_key
 from services.identity.scim.patch import apply_patch
 from services.identity.scim.resource import normalize_user
@@ -24,6 +36,7 @@ from services.identity.scim.resource import normalize_user
 logger = logging.getLogger(__name__)
 
 UNIQUE_USER_NAME_INDEX = "uq_user_org_user_name"
+USER_ORG_FOREIGN_KEY = "user_org_id_fkey"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +92,13 @@ class UserService:
         sessions: async_sessionmaker[AsyncSession],
         *,
         on_committed: Callable[[], None] | None = None,
+        on_access_removed: Callable[[AccessRemoved], None] | None = None,
     ) -> None:
         self._sessions = sessions
         # Wakes the outbox relay as soon as an event is committed.
         self._on_committed = on_committed or (lambda: None)
+        # The revocation fast path, told after a deactivation or deletion.
+        self._on_access_removed = on_access_removed or (lambda _change: None)
 
     async def create(
         self, *, org_id: uuid.UUID, payload: dict[str, Any], context: ChangeContext
@@ -120,6 +136,23 @@ class UserService:
         """Return a user that has not been deprovisioned, or raise `NotFound`."""
         async with self._sessions() as session:
             return await self._load(session, org_id=org_id, user_id=user_id)
+
+    async def existing(
+        self, *, org_id: uuid.UUID, user_ids: list[str]
+    ) -> list[uuid.UUID]:
+        """Return which of `user_ids` name users of the org not deprovisioned."""
+        wanted = {uid for uid in map(parse_id, user_ids) if uid is not None}
+        if not wanted:
+            return []
+        async with self._sessions() as session:
+            found = await session.execute(
+                select(User.user_id).where(
+                    User.user_id.in_(wanted),
+                    User.org_id == org_id,
+                    User.status != UserStatus.DEPROVISIONED,
+                )
+            )
+            return list(found.scalars())
 
     async def list(
         self,
@@ -215,13 +248,19 @@ class UserService:
             user.updated_at = now
             user.deprovisioned_at = now
             await session.flush()
-            self._record(
+            event_id = self._record(
                 session,
                 action=AuditAction.DEPROVISION,
                 before=before,
                 user=user,
                 context=context,
             )
+        self._committed(
+            action=AuditAction.DEPROVISION,
+            user=user,
+            event_id=event_id,
+            context=context,
+        )
         return user
 
     async def _change(
@@ -247,7 +286,7 @@ class UserService:
                 # written, so no version bump, audit record or event.
                 return user, False
 
-            if attributes["userName"].lower() != user.user_name.lower():
+            if attributes["userName"] != user.user_name:
                 await self._check_user_name_free(
                     session,
                     org_id=org_id,
@@ -264,10 +303,33 @@ class UserService:
             user.version += 1
             user.updated_at = datetime.now(UTC)
             await session.flush()
-            self._record(
+            event_id = self._record(
                 session, action=action, before=before, user=user, context=context
             )
+        self._committed(action=action, user=user, event_id=event_id, context=context)
         return user, True
+
+    def _committed(
+        self,
+        *,
+        action: AuditAction,
+        user: User,
+        event_id: uuid.UUID,
+        context: ChangeContext,
+    ) -> None:
+        """Tell the revocation fast path that a committed change removed access."""
+        if action in (AuditAction.DEACTIVATE, AuditAction.DEPROVISION):
+            self._on_access_removed(
+                AccessRemoved(
+                    org_id=user.org_id,
+                    user_id=user.user_id,
+                    event_id=event_id,
+                    action=action,
+                    request_id=context.request_id,
+                    request_received_at=context.received_at,
+                    occurred_at=user.updated_at,
+                )
+            )
 
     def _unit_of_work(self) -> _UnitOfWork:
         return _UnitOfWork(self._sessions, on_committed=self._on_committed)
@@ -299,9 +361,11 @@ class UserService:
         user_name: str,
         user_id: uuid.UUID | None,
     ) -> None:
+        # Folded by the database on both sides, exactly as the unique index and
+        # a userName filter fold, so a name refused here is one a filter finds.
         query = select(User.user_id).where(
             User.org_id == org_id,
-            func.lower(User.user_name) == user_name.lower(),
+            fold_case(User.user_name) == fold_case(literal(user_name, Text)),
             User.status != UserStatus.DEPROVISIONED,
         )
         if user_id is not None:
@@ -317,7 +381,7 @@ class UserService:
         before: dict[str, Any] | None,
         user: User,
         context: ChangeContext,
-    ) -> None:
+    ) -> uuid.UUID:
         event_id = uuid.uuid4()
         occurred_at = user.updated_at
         session.add(
@@ -352,6 +416,7 @@ class UserService:
             user.version,
             extra={"org_id": str(user.org_id), "request_id": context.request_id},
         )
+        return event_id
 
 
 class _UnitOfWork:
@@ -392,6 +457,11 @@ class _UnitOfWork:
 
 
 def _raise_if_lost_race(error: BaseException) -> None:
+    if not isinstance(error, IntegrityError):
+        return
     # Two concurrent creates of one userName: the unique index decides.
-    if isinstance(error, IntegrityError) and UNIQUE_USER_NAME_INDEX in str(error.orig):
+    if UNIQUE_USER_NAME_INDEX in str(error.orig):
         raise Uniqueness("userName is already taken in this org") from error
+    # The org comes from a resolved token; one that names no org is no caller.
+    if USER_ORG_FOREIGN_KEY in str(error.orig):
+        raise Unauthorized("request carries no valid org") from error

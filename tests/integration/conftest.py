@@ -18,9 +18,9 @@ from services.identity.tokens import hash_token
 from tests.integration.stack import (
     ROOT,
     Stack,
+    integration_database_url,
     reset_database,
     running_stack,
-    test_database_url,
 )
 
 
@@ -34,7 +34,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """A gateway and identity service on free ports, over a fresh database."""
-    database_url = test_database_url()
+    database_url = integration_database_url()
     kafka = os.environ.get("RIVANE_KAFKA_BOOTSTRAP", "127.0.0.1:59092")
     reset_database(database_url)
     with running_stack(

@@ -21,12 +21,13 @@ from pathlib import Path
 import httpx
 
 from services.common.settings import get_settings
+from tests.integration.consumer_groups import start_group_at_end
 
 ROOT = Path(__file__).resolve().parents[2]
 _START_DEADLINE = 30.0
 
 
-def test_database_url() -> str:
+def integration_database_url() -> str:
     """Return the database the integration tests reset and use.
 
     RIVANE_TEST_DATABASE_URL wins; otherwise `rivane_test` on the server of
@@ -49,7 +50,10 @@ def free_port() -> int:
 # setting that holds its address. The gateway starts after all of them.
 SERVICES: tuple[tuple[str, str, str], ...] = (
     ("identity", "services.identity", "RIVANE_IDENTITY_ADDR"),
+    ("session_revocation", "services.session_revocation", "RIVANE_REVOCATION_ADDR"),
 )
+# The topics the stack's services consume, each stack in groups of its own.
+CONSUMED_TOPICS = ("scim.user_deprovisioned",)
 
 
 @dataclass
@@ -151,12 +155,8 @@ def reset_database(database_url: str) -> None:
         "asyncio.run(main())\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT, env=env)
-    subprocess.run(
-        [sys.executable, "-m", "services.identity.migrate"],
-        check=True,
-        cwd=ROOT,
-        env=env,
-    )
+    for migrate in ("services.identity.migrate", "services.session_revocation.migrate"):
+        subprocess.run([sys.executable, "-m", migrate], check=True, cwd=ROOT, env=env)
 
 
 @contextmanager
@@ -176,6 +176,18 @@ def running_stack(
         "RIVANE_ADMIN_TOKEN": admin_token,
     }
     env.update({setting: addresses[name] for name, _, setting in SERVICES})
+    # Metrics on free ports, for tests to scrape; consumers in groups of this
+    # stack's own, starting at the end of the topics.
+    env["RIVANE_IDENTITY_METRICS_PORT"] = str(free_port())
+    env["RIVANE_REVOCATION_METRICS_PORT"] = str(free_port())
+    env["RIVANE_REVOCATION_CONSUMER_GROUP"] = (
+        f"session-revocation-{secrets.token_hex(6)}"
+    )
+    start_group_at_end(
+        kafka_bootstrap,
+        group_id=env["RIVANE_REVOCATION_CONSUMER_GROUP"],
+        topics=CONSUMED_TOPICS,
+    )
     log_dir.mkdir(parents=True, exist_ok=True)
     for name, _, _ in SERVICES:
         (log_dir / f"{name}.log").unlink(missing_ok=True)

@@ -24,11 +24,11 @@ from services.identity.scim.schema import (
     USER_SCHEMA,
     ResourceSchema,
 )
-from tests.integration.stack import test_database_url
+from tests.integration.stack import integration_database_url
 
 pytestmark = pytest.mark.integration
 
-DATABASE_URL = test_database_url()
+DATABASE_URL = integration_database_url()
 # An org's own extension, with the types the User schemas lack.
 STAFF = "urn:example:scim:schemas:extension:staff:2.0:User"
 ORG_SCHEMA = ResourceSchema(

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.dialects.postgresql import JSONB
 
 from services.common.errors import InvalidFilter
+from services.identity.models import fold_case
 from services.identity.scim.resource import parse_datetime
 
 Predicate = ColumnElement[bool]
@@ -58,7 +59,7 @@ def typed(value: SqlValue, attribute: Attribute) -> SqlValue:
     if kind == Attribute.Type.date_time:
         return _when(value, "string", sa.cast(as_text(value), TIMESTAMPTZ))
     text = as_text(value)
-    return text if attribute.case_exact else sa.func.lower(text)
+    return text if attribute.case_exact else fold_case(text)
 
 
 def present(value: SqlValue) -> Predicate:
@@ -118,12 +119,12 @@ def text_condition(
         escaped = expected.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern: SqlValue = sa.literal(_SUBSTRING[op].format(escaped), sa.Text)
         if not case_exact:
-            held, pattern = sa.func.lower(held), sa.func.lower(pattern)
+            held, pattern = fold_case(held), fold_case(pattern)
         return held.like(pattern, escape="\\")
 
     wanted: SqlValue = sa.literal(expected, sa.Text)
     if not case_exact:
-        held, wanted = sa.func.lower(held), sa.func.lower(wanted)
+        held, wanted = fold_case(held), fold_case(wanted)
     return ordered(held, op, wanted)
 
 

@@ -50,6 +50,11 @@ from services.identity.scim.schema import (
 PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _OPS = ("add", "remove", "replace")
 
+# RFC 7644 §3.5.2 sets no bound. Each value added or removed is compared with
+# the values an attribute holds (at most `MAX_VALUES`), so bounding what one
+# PatchOp carries bounds its work; a full update of a rich user is far below.
+MAX_PATCH_SCALARS = 1000
+
 
 @dataclass(frozen=True, slots=True)
 class _Operation:
@@ -115,7 +120,27 @@ def _read_operations(body: object) -> list[_Operation]:
         if path is not None and not isinstance(path, str):
             raise InvalidSyntax("'path' must be a string")
         operations.append(_Operation(op.lower(), path or None, fields.get("value")))
+
+    if sum(_scalars(operation.value) for operation in operations) > MAX_PATCH_SCALARS:
+        raise InvalidValue(
+            f"a PatchOp carries at most {MAX_PATCH_SCALARS} values in all its "
+            "operations; send the changes in several requests"
+        )
     return operations
+
+
+def _scalars(value: Any) -> int:
+    """Count the strings, numbers, booleans and nulls in a JSON value (at least 1)."""
+    count, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        else:
+            count += 1
+    return max(count, 1)
 
 
 def _lower_keys(members: Mapping[Any, Any]) -> dict[str, Any]:

@@ -16,6 +16,10 @@ from services.common.errors import InvalidPath
 from services.identity.scim.matching import check_filter
 from services.identity.scim.schema import ResourceSchema, Target, name_of
 
+# A path names one attribute, perhaps through a short value filter; the
+# longest an IdP sends is an extension URN with a sub-attribute.
+MAX_PATH_LENGTH = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class PatchPath:
@@ -34,6 +38,8 @@ def parse_patch_path(path: str, *, schema: ResourceSchema) -> PatchPath:
         InvalidPath: the path does not parse, names no attribute of the
             schema, or filters an attribute that holds a single value.
     """
+    if len(path) > MAX_PATH_LENGTH:
+        raise InvalidPath(f"a path is at most {MAX_PATH_LENGTH} characters")
     try:
         node = Path(path).ast
     except InvalidPathException as error:

@@ -40,6 +40,15 @@ UNASSIGNED: Final = _Unassigned()
 
 _BOOLEAN_STRINGS = {"true": True, "false": False}
 
+# userName and externalId are kept in indexed columns too, and a PostgreSQL
+# btree entry holds at most 2704 bytes: 512 characters of up to 4 bytes fit.
+MAX_INDEXED_LENGTH = 512
+_INDEXED_ATTRIBUTES = ("userName", "externalId")
+
+# Far more emails, roles or addresses than any IdP sends; PATCH compares each
+# value added with those held, so the bound also bounds that work.
+MAX_VALUES = 100
+
 
 def normalize_user(
     payload: object, *, schema: ResourceSchema = USER_SCHEMA
@@ -171,6 +180,8 @@ def coerce(attribute: Attribute, value: Any, *, where: str) -> Any:
 
     if not isinstance(value, list):
         raise InvalidValue(f"'{where}' holds many values and must be an array")
+    if len(value) > MAX_VALUES:
+        raise InvalidValue(f"'{where}' holds at most {MAX_VALUES} values")
     items = [coerce_item(attribute, item, where=where) for item in value]
     kept = [item for item in items if item is not UNASSIGNED]
     return kept or UNASSIGNED
@@ -216,7 +227,14 @@ def coerce_item(attribute: Attribute, value: Any, *, where: str) -> Any:
 
 
 def check_resource(resource: Mapping[str, Any], *, schema: ResourceSchema) -> None:
-    """Check what only the whole resource can tell: required and primary values."""
+    """Check what only the whole resource can tell: required values, sizes, primary."""
+    for name in _INDEXED_ATTRIBUTES:
+        value = resource.get(name)
+        if isinstance(value, str) and len(value) > MAX_INDEXED_LENGTH:
+            raise InvalidValue(
+                f"'{name}' must be at most {MAX_INDEXED_LENGTH} characters"
+            )
+
     scopes: list[str | None] = [None]
     scopes += [urn for urn in schema.extension_urns if urn in resource]
     for scope in scopes:
@@ -228,8 +246,13 @@ def check_resource(resource: Mapping[str, Any], *, schema: ResourceSchema) -> No
                 value is None or (isinstance(value, str) and not value.strip())
             ):
                 raise InvalidValue(f"'{name}' is required and must not be empty")
+            if not isinstance(value, list):
+                continue
+            # A PATCH add can grow a list that each operation kept in bounds.
+            if len(value) > MAX_VALUES:
+                raise InvalidValue(f"'{name}' holds at most {MAX_VALUES} values")
             # RFC 7643 §2.4: "primary" is true for at most one value.
-            if isinstance(value, list) and sum(_is_primary(i) for i in value) > 1:
+            if sum(_is_primary(i) for i in value) > 1:
                 raise InvalidValue(f"more than one value of '{name}' is primary")
 
 
@@ -242,13 +265,21 @@ def schemas_for(resource: Mapping[str, Any], *, schema: ResourceSchema) -> list[
 def parse_datetime(text: str) -> datetime | None:
     """Return an xsd:dateTime string as an aware datetime, or None if it is none.
 
-    A dateTime without an offset is read as UTC.
+    A dateTime without an offset is read as UTC. One whose offset carries it
+    out of the years 1 to 9999 in UTC is none either: neither Python nor the
+    database driver can convert it.
     """
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return None
+    return moment
 
 
 def _check_schemas_value(payload: Mapping[str, Any]) -> None:

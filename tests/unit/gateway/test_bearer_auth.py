@@ -97,3 +97,21 @@ async def test_every_user_route_requires_a_token(
     for call in calls:
         _assert_scim_401(await call)
     assert fake_identity.calls == []
+
+
+async def test_two_authorization_headers_are_a_401_without_any_call(
+    app: FastAPI, fake_identity: FakeIdentity
+) -> None:
+    # Each could name another org; the first one was used before.
+    async with client_for(app) as client:
+        response = await client.post(
+            f"{SCIM}/Users",
+            json=user_body(),
+            headers=[
+                ("Authorization", "Bearer rvn_unit-test-token"),
+                ("Authorization", "Bearer rvn_another-org-token"),
+            ],
+        )
+
+    _assert_scim_401(response)
+    assert fake_identity.calls == []

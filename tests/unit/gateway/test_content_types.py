@@ -108,3 +108,57 @@ async def test_oversized_body_is_a_scim_413_without_a_call(
     assert response.headers["content-type"].startswith("application/scim+json")
     assert response.json()["status"] == "413"
     assert fake_identity.user_calls() == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"userName": "ada", "displayName": "a\\u0000b"}',
+        b'{"userName": "ada\\ud800"}',
+        b'{"userName": "ada", "name\\u0000": "x"}',
+    ],
+)
+async def test_text_postgresql_cannot_store_is_invalid_value_without_a_call(
+    client: httpx.AsyncClient, fake_identity: FakeIdentity, raw: bytes
+) -> None:
+    # The identity service answered these with a 500, or crashed the gateway.
+    response = await client.post(f"{SCIM}/Users", content=raw)
+
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidValue"
+    assert fake_identity.user_calls() == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"userName": "ada", "x": NaN}',
+        b'{"userName": "ada", "x": -Infinity}',
+        b'{"userName": "ada", "x": ' + b"[" * 40 + b"]" * 40 + b"}",
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+)
+async def test_non_json_constants_and_deep_nesting_are_invalid_syntax(
+    client: httpx.AsyncClient, fake_identity: FakeIdentity, raw: bytes
+) -> None:
+    response = await client.post(f"{SCIM}/Users", content=raw)
+
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidSyntax"
+    assert fake_identity.user_calls() == []
+
+
+async def test_search_filter_with_an_unpaired_surrogate_is_invalid_value(
+    client: httpx.AsyncClient, fake_identity: FakeIdentity
+) -> None:
+    # Protobuf cannot encode it: the gateway failed with a 500 before.
+    raw = (
+        b'{"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],'
+        b' "filter": "userName eq \\"\\udc00\\""}'
+    )
+
+    response = await client.post(f"{SCIM}/Users/.search", content=raw)
+
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidValue"
+    assert fake_identity.user_calls() == []

@@ -238,3 +238,19 @@ async def test_delete_user_answers_204_without_a_body(
     assert request.org_id == ORG_ID
     assert request.context.token_id == TOKEN_ID
     assert (await client.get(f"{SCIM}/Users/{created['id']}")).status_code == 404
+
+
+async def test_trailing_slash_is_served_without_a_redirect(
+    client: httpx.AsyncClient,
+) -> None:
+    # A body-less 307 before, to a Location built from the client's Host header.
+    created = await client.post(f"{SCIM}/Users/", json=user_body())
+
+    assert created.status_code == 201
+    user = created.json()
+    fetched = await client.get(f"{SCIM}/Users/{user['id']}/")
+    listed = await client.get(f"{SCIM}/Users/")
+    assert fetched.status_code == 200
+    assert fetched.json()["id"] == user["id"]
+    assert listed.status_code == 200
+    assert listed.json()["totalResults"] == 1

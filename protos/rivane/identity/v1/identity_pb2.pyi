@@ -426,3 +426,181 @@ class ResolveTokenResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ResolveTokenResponse: _TypeAlias = ResolveTokenResponse  # noqa: Y015
+
+@_typing.final
+class GetOrgRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrgRequest: _TypeAlias = GetOrgRequest  # noqa: Y015
+
+@_typing.final
+class Org(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "org_id", b"org_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Org: _TypeAlias = Org  # noqa: Y015
+
+@_typing.final
+class ListUserAuditRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    user_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["org_id", b"org_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUserAuditRequest: _TypeAlias = ListUserAuditRequest  # noqa: Y015
+
+@_typing.final
+class AuditEntry(_message.Message):
+    """One row of `provisioning_audit`, joined with its outbox event."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    TOPIC_FIELD_NUMBER: _builtins.int
+    REQUEST_RECEIVED_AT_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    PUBLISHED_AT_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    """Shared by the audit row and the Kafka event."""
+    action: _builtins.str
+    """PROVISION, UPDATE, DEACTIVATE, REACTIVATE or DEPROVISION."""
+    request_id: _builtins.str
+    version: _builtins.int
+    topic: _builtins.str
+    """The Kafka topic of the event."""
+    @_builtins.property
+    def request_received_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def published_at(self) -> _timestamp_pb2.Timestamp:
+        """Unset while the event waits in the outbox."""
+
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        action: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        topic: _builtins.str = ...,
+        request_received_at: _timestamp_pb2.Timestamp | None = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        published_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "published_at", b"published_at", "request_received_at", b"request_received_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "event_id", b"event_id", "occurred_at", b"occurred_at", "published_at", b"published_at", "request_id", b"request_id", "request_received_at", b"request_received_at", "topic", b"topic", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditEntry: _TypeAlias = AuditEntry  # noqa: Y015
+
+@_typing.final
+class ListUserAuditResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditEntry]: ...
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___AuditEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUserAuditResponse: _TypeAlias = ListUserAuditResponse  # noqa: Y015
+
+@_typing.final
+class CheckUsersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    USER_IDS_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    @_builtins.property
+    def user_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        user_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["org_id", b"org_id", "user_ids", b"user_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckUsersRequest: _TypeAlias = CheckUsersRequest  # noqa: Y015
+
+@_typing.final
+class CheckUsersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXISTING_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def existing_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The ids asked about that name an ACTIVE or INACTIVE user of the org."""
+
+    def __init__(
+        self,
+        *,
+        existing_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["existing_ids", b"existing_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckUsersResponse: _TypeAlias = CheckUsersResponse  # noqa: Y015

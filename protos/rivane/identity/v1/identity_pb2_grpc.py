@@ -74,6 +74,21 @@ class IdentityServiceStub:
                 request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ResolveTokenRequest.SerializeToString,
                 response_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ResolveTokenResponse.FromString,
                 _registered_method=True)
+        self.GetOrg = channel.unary_unary(
+                '/rivane.identity.v1.IdentityService/GetOrg',
+                request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.GetOrgRequest.SerializeToString,
+                response_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.Org.FromString,
+                _registered_method=True)
+        self.ListUserAudit = channel.unary_unary(
+                '/rivane.identity.v1.IdentityService/ListUserAudit',
+                request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ListUserAuditRequest.SerializeToString,
+                response_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ListUserAuditResponse.FromString,
+                _registered_method=True)
+        self.CheckUsers = channel.unary_unary(
+                '/rivane.identity.v1.IdentityService/CheckUsers',
+                request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CheckUsersRequest.SerializeToString,
+                response_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CheckUsersResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -128,6 +143,29 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOrg(self, request, context):
+        """An org by its name, for the admin API.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUserAudit(self, request, context):
+        """The audit rows of one user, deprovisioned or not, oldest first, with
+        when the outbox relay published each event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckUsers(self, request, context):
+        """Which of the given ids are users of the org that are not deprovisioned;
+        the group-mapping service checks group members with it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +208,21 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ResolveToken,
                     request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ResolveTokenRequest.FromString,
                     response_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ResolveTokenResponse.SerializeToString,
+            ),
+            'GetOrg': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrg,
+                    request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.GetOrgRequest.FromString,
+                    response_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.Org.SerializeToString,
+            ),
+            'ListUserAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUserAudit,
+                    request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ListUserAuditRequest.FromString,
+                    response_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ListUserAuditResponse.SerializeToString,
+            ),
+            'CheckUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckUsers,
+                    request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CheckUsersRequest.FromString,
+                    response_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CheckUsersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -388,6 +441,87 @@ class IdentityService:
             '/rivane.identity.v1.IdentityService/ResolveToken',
             protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ResolveTokenRequest.SerializeToString,
             protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ResolveTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrg(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivane.identity.v1.IdentityService/GetOrg',
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.GetOrgRequest.SerializeToString,
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.Org.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUserAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivane.identity.v1.IdentityService/ListUserAudit',
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ListUserAuditRequest.SerializeToString,
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ListUserAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivane.identity.v1.IdentityService/CheckUsers',
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CheckUsersRequest.SerializeToString,
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CheckUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,16 @@ class IdentityServiceStub:
     CreateToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.CreateTokenRequest, _identity_pb2.CreateTokenResponse]
     """Org-scoped SCIM bearer tokens; only hashes are stored."""
     ResolveToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ResolveTokenRequest, _identity_pb2.ResolveTokenResponse]
+    GetOrg: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetOrgRequest, _identity_pb2.Org]
+    """An org by its name, for the admin API."""
+    ListUserAudit: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListUserAuditRequest, _identity_pb2.ListUserAuditResponse]
+    """The audit rows of one user, deprovisioned or not, oldest first, with
+    when the outbox relay published each event.
+    """
+    CheckUsers: _grpc.UnaryUnaryMultiCallable[_identity_pb2.CheckUsersRequest, _identity_pb2.CheckUsersResponse]
+    """Which of the given ids are users of the org that are not deprovisioned;
+    the group-mapping service checks group members with it.
+    """
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -55,6 +65,16 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     CreateToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.CreateTokenRequest, _identity_pb2.CreateTokenResponse]  # type: ignore[assignment]
     """Org-scoped SCIM bearer tokens; only hashes are stored."""
     ResolveToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.ResolveTokenRequest, _identity_pb2.ResolveTokenResponse]  # type: ignore[assignment]
+    GetOrg: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetOrgRequest, _identity_pb2.Org]  # type: ignore[assignment]
+    """An org by its name, for the admin API."""
+    ListUserAudit: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListUserAuditRequest, _identity_pb2.ListUserAuditResponse]  # type: ignore[assignment]
+    """The audit rows of one user, deprovisioned or not, oldest first, with
+    when the outbox relay published each event.
+    """
+    CheckUsers: _aio.UnaryUnaryMultiCallable[_identity_pb2.CheckUsersRequest, _identity_pb2.CheckUsersResponse]  # type: ignore[assignment]
+    """Which of the given ids are users of the org that are not deprovisioned;
+    the group-mapping service checks group members with it.
+    """
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -113,5 +133,33 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.ResolveTokenRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.ResolveTokenResponse, _abc.Awaitable[_identity_pb2.ResolveTokenResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetOrg(
+        self,
+        request: _identity_pb2.GetOrgRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.Org, _abc.Awaitable[_identity_pb2.Org]]:
+        """An org by its name, for the admin API."""
+
+    @_abc_1.abstractmethod
+    def ListUserAudit(
+        self,
+        request: _identity_pb2.ListUserAuditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ListUserAuditResponse, _abc.Awaitable[_identity_pb2.ListUserAuditResponse]]:
+        """The audit rows of one user, deprovisioned or not, oldest first, with
+        when the outbox relay published each event.
+        """
+
+    @_abc_1.abstractmethod
+    def CheckUsers(
+        self,
+        request: _identity_pb2.CheckUsersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.CheckUsersResponse, _abc.Awaitable[_identity_pb2.CheckUsersResponse]]:
+        """Which of the given ids are users of the org that are not deprovisioned;
+        the group-mapping service checks group members with it.
+        """
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -13,7 +13,12 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.dialects import postgresql
 
 from services.common.errors import InvalidFilter, InvalidValue
-from services.identity.scim.filters import compile_user_filter, user_sort_key
+from services.identity.scim.filters import (
+    MAX_FILTER_LENGTH,
+    compile_user_filter,
+    user_sort_key,
+)
+from services.identity.scim.paths import MAX_PATH_LENGTH
 
 DIALECT = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
 
@@ -97,9 +102,12 @@ def test_compile_user_filter_escapes_like_wildcards() -> None:
     assert "ESCAPE '\\'" in sql(clause)
 
 
-def test_compile_user_filter_compares_user_name_through_its_lowered_index() -> None:
+FOLDED_USER_NAME = 'lower("user".user_name COLLATE "und-x-icu") COLLATE "C"'
+
+
+def test_compile_user_filter_compares_user_name_through_its_folded_index() -> None:
     assert sql(compile_user_filter('userName eq "Ada"')) == (
-        'lower("user".user_name) = lower($1::VARCHAR)'
+        f'({FOLDED_USER_NAME}) = (lower($1::VARCHAR COLLATE "und-x-icu") COLLATE "C")'
     )
 
 
@@ -120,7 +128,7 @@ def test_compile_user_filter_reads_external_id_from_its_column() -> None:
 
 
 def test_user_sort_key_uses_columns_where_the_table_has_them() -> None:
-    assert sql(user_sort_key("userName")) == 'lower("user".user_name)'
+    assert sql(user_sort_key("userName")) == FOLDED_USER_NAME
     assert sql(user_sort_key("meta.created")) == '"user".created_at'
     assert sql(user_sort_key("META.LASTMODIFIED")) == '"user".updated_at'
 
@@ -138,3 +146,24 @@ def test_user_sort_key_sorts_a_multi_valued_attribute_by_its_primary_value() -> 
 def test_user_sort_key_refuses_what_cannot_be_sorted_by(sort_by: str) -> None:
     with pytest.raises(InvalidValue):
         user_sort_key(sort_by)
+
+
+def test_compile_user_filter_refuses_an_over_long_filter() -> None:
+    # Compiling one of 1 MB blocked the service for seconds: a 503 before.
+    text = " or ".join(['userName eq "ada"'] * (MAX_FILTER_LENGTH // 10))
+
+    with pytest.raises(InvalidFilter, match="longer than"):
+        compile_user_filter(text)
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+)
+def test_compile_user_filter_refuses_a_date_time_out_of_range(moment: str) -> None:
+    with pytest.raises(InvalidFilter, match="xsd:dateTime"):
+        compile_user_filter(f'meta.lastModified gt "{moment}"')
+
+
+def test_user_sort_key_refuses_an_over_long_name() -> None:
+    with pytest.raises(InvalidValue):
+        user_sort_key("name." + "x" * MAX_PATH_LENGTH)

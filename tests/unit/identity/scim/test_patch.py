@@ -15,8 +15,9 @@ from services.common.errors import (
     Mutability,
     NoTarget,
 )
-from services.identity.scim.patch import PATCH_OP_URN, apply_patch
-from services.identity.scim.resource import normalize_user
+from services.identity.scim.patch import MAX_PATCH_SCALARS, PATCH_OP_URN, apply_patch
+from services.identity.scim.paths import MAX_PATH_LENGTH
+from services.identity.scim.resource import MAX_VALUES, normalize_user
 from services.identity.scim.schema import (
     CORE_USER_URN,
     ENTERPRISE_USER_URN,
@@ -388,3 +389,29 @@ def test_apply_patch_compares_member_ids_exactly() -> None:
     )
 
     assert after["members"] == [{"value": "u-1"}, {"value": "u-2"}, {"value": "U-1"}]
+
+
+def test_apply_patch_refuses_a_patch_op_carrying_too_many_values() -> None:
+    # 1 MB of such operations kept the service busy for seconds before.
+    emails = [{"value": f"ada{i}@example.test", "type": "work"} for i in range(100)]
+    operation = {"op": "add", "path": "emails", "value": emails}
+    operations = [operation] * (MAX_PATCH_SCALARS // 200 + 1)
+
+    with pytest.raises(InvalidValue, match=f"at most {MAX_PATCH_SCALARS} values"):
+        apply_patch(ADA, patch_body(*operations))
+
+
+def test_apply_patch_refuses_to_grow_an_attribute_past_its_bound() -> None:
+    held = {**ADA, "emails": [{"value": f"a{i}@x.test"} for i in range(MAX_VALUES)]}
+    operation = {"op": "add", "path": "emails", "value": [{"value": "one@x.test"}]}
+
+    with pytest.raises(InvalidValue, match=f"'emails' holds at most {MAX_VALUES}"):
+        apply_patch(held, patch_body(operation))
+
+
+def test_apply_patch_refuses_an_over_long_path() -> None:
+    path = 'emails[value eq "' + "x" * MAX_PATH_LENGTH + '"].type'
+    operation = {"op": "replace", "path": path, "value": "work"}
+
+    with pytest.raises(InvalidPath, match="at most"):
+        apply_patch(ADA, patch_body(operation))

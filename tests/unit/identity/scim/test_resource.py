@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from services.common.errors import InvalidSyntax, InvalidValue
 from services.identity.scim.resource import (
+    MAX_INDEXED_LENGTH,
+    MAX_VALUES,
     external_id,
     is_active,
     normalize_user,
+    parse_datetime,
     user_name,
 )
 from services.identity.scim.schema import CORE_USER_URN, ENTERPRISE_USER_URN
@@ -249,3 +253,37 @@ def test_helpers_read_the_stored_user() -> None:
     assert external_id(stored) == "00u1"
     assert is_active(stored) is False
     assert external_id(normalize_user(user())) is None
+
+
+@pytest.mark.parametrize("name", ["userName", "externalId"])
+def test_normalize_user_bounds_the_attributes_kept_in_indexed_columns(
+    name: str,
+) -> None:
+    # A longer value would overflow a PostgreSQL btree entry: a 500 before.
+    assert normalize_user(user(**{name: "é" * MAX_INDEXED_LENGTH}))[name]
+
+    with pytest.raises(InvalidValue, match=f"'{name}' must be at most"):
+        normalize_user(user(**{name: "é" * (MAX_INDEXED_LENGTH + 1)}))
+
+
+def test_normalize_user_bounds_the_values_of_a_multi_valued_attribute() -> None:
+    emails = [{"value": f"ada{i}@example.test"} for i in range(MAX_VALUES + 1)]
+
+    assert len(normalize_user(user(emails=emails[:MAX_VALUES]))["emails"]) == MAX_VALUES
+    with pytest.raises(InvalidValue, match=f"'emails' holds at most {MAX_VALUES}"):
+        normalize_user(user(emails=emails))
+
+
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-01:00"]
+)
+def test_parse_datetime_refuses_a_moment_outside_the_years_in_utc(text: str) -> None:
+    # Accepted before, then the database driver failed to convert it: a 500.
+    assert parse_datetime(text) is None
+
+
+def test_parse_datetime_keeps_the_offset_of_a_moment_in_range() -> None:
+    moment = parse_datetime("0001-01-01T00:00:00-01:00")
+
+    assert moment is not None
+    assert moment.utcoffset() == timedelta(hours=-1)

@@ -1,0 +1,1 @@
+"""The group-mapping service: SCIM groups, their members, and group-to-role mapping."""

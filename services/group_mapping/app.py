@@ -1,0 +1,97 @@
+"""Assemble the group-mapping service: database, gRPC server, relay and listener."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import grpc
+
+from protos.rivane.group_mapping.v1 import group_mapping_pb2_grpc as pb_grpc
+from protos.rivane.identity.v1 import identity_pb2_grpc
+from services.common.outbox import OutboxRelay
+from services.common.settings import StackSettings
+from services.common.telemetry import grpc_client_interceptors, grpc_server_interceptors
+from services.group_mapping.db import create_engine, session_factory
+from services.group_mapping.deprovisions import (
+    DeprovisionListener,
+    MembershipCleaner,
+    consumer_group_for,
+)
+from services.group_mapping.directory import UserDirectory
+from services.group_mapping.groups import GroupService
+from services.group_mapping.mappings import RoleMappingService
+from services.group_mapping.models import GroupOutboxEvent
+from services.group_mapping.queries import GroupQueries
+from services.group_mapping.server import GroupMappingServicer
+
+_GRACE_SECONDS = 5.0
+# The identity service's relay holds 0x5C1A_0001.
+RELAY_LOCK_KEY = 0x5C1A_0003
+
+
+class GroupMappingApp:
+    """The running parts of one group-mapping service process."""
+
+    def __init__(self, settings: StackSettings, *, background: bool = True) -> None:
+        self.engine = create_engine(settings.database_url)
+        sessions = session_factory(self.engine)
+        # The interceptors carry the request's trace on to the identity service.
+        self._identity_channel = grpc.aio.insecure_channel(
+            settings.identity_addr, interceptors=grpc_client_interceptors()
+        )
+        directory = UserDirectory(
+            identity_pb2_grpc.IdentityServiceStub(self._identity_channel)
+        )
+        self.relay = OutboxRelay(
+            sessions,
+            outbox=GroupOutboxEvent.__table__,
+            lock_key=RELAY_LOCK_KEY,
+            bootstrap_servers=settings.kafka_bootstrap,
+        )
+        self.groups = GroupService(
+            sessions, directory=directory, on_committed=self.relay.wake
+        )
+        self.queries = GroupQueries(self.engine, directory=directory)
+        self.mappings = RoleMappingService(
+            sessions, self.engine, on_committed=self.relay.wake
+        )
+        self.listener = DeprovisionListener(
+            MembershipCleaner(sessions, on_committed=self.relay.wake),
+            bootstrap_servers=settings.kafka_bootstrap,
+            consumer_group=consumer_group_for(settings.database_url),
+        )
+        self._background = background
+        self._tasks: list[asyncio.Task[None]] = []
+        self._server: grpc.aio.Server | None = None
+
+    async def start(self, address: str) -> int:
+        """Serve on `address` (port 0 picks a free one); return the bound port."""
+        server = grpc.aio.server(interceptors=grpc_server_interceptors())
+        pb_grpc.add_GroupMappingServiceServicer_to_server(
+            GroupMappingServicer(
+                groups=self.groups, queries=self.queries, mappings=self.mappings
+            ),
+            server,
+        )
+        port = server.add_insecure_port(address)
+        await server.start()
+        self._server = server
+        if self._background:
+            self._tasks = [
+                asyncio.create_task(self.relay.run(), name="group-outbox-relay"),
+                asyncio.create_task(self.listener.run(), name="deprovision-listener"),
+            ]
+        return port
+
+    async def stop(self) -> None:
+        """Finish in-flight calls, stop the background tasks and close the pool."""
+        if self._server is not None:
+            await self._server.stop(_GRACE_SECONDS)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._identity_channel.close()
+        await self.engine.dispose()

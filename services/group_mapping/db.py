@@ -1,0 +1,22 @@
+"""Database engine and sessions of the group-mapping service."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """Return an engine with a pool sized for one service process."""
+    return create_async_engine(
+        database_url, pool_size=10, max_overflow=10, pool_pre_ping=True
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Return the session factory the service's units of work use."""
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,248 @@
+"""Drop the memberships of deleted users, as `scim.user_deprovisioned` reports them.
+
+The identity service publishes `scim.user_deprovisioned` with action
+DEPROVISION when a user is deleted (a deactivation, action DEACTIVATE, keeps
+the user in their groups). For each, the user leaves every group in one
+transaction: the groups' versions move on, each gets an audit row, and the
+user's roles, if any, change to none.
+
+Consumers that write to one database form one Kafka consumer group, named
+after that database, so that several stacks can share a broker. Offsets are
+committed after the changes, so an event is applied at least once, and
+applying one twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.group_mapping import audit
+from services.group_mapping.context import ChangeContext, Source, parse_id
+from services.group_mapping.events import Cause, RoleChange, add_role_events
+from services.group_mapping.members import id_array
+from services.group_mapping.models import AuditAction, GroupMembership, ScimGroup
+from services.group_mapping.roles import lock_org_roles, roles_elsewhere
+from services.group_mapping.unit_of_work import UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+DEPROVISIONED_TOPIC = "scim.user_deprovisioned"
+DEPROVISION = "DEPROVISION"
+_MEMBERS = GroupMembership.__table__.c
+_BATCH = 200
+
+
+def consumer_group_for(database_url: str) -> str:
+    """Return the Kafka consumer group of the consumers writing to a database."""
+    url = make_url(database_url)
+    return f"rivane-group-mapping.{url.host}.{url.port}.{url.database}"
+
+
+class MembershipCleaner:
+    """Remove a deprovisioned user from every group of their org."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        on_committed: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._on_committed = on_committed or (lambda: None)
+
+    async def drop_user(
+        self, *, org_id: uuid.UUID, user_id: uuid.UUID, context: ChangeContext
+    ) -> int:
+        """Remove the user from their groups; return how many they were in."""
+        unit = UnitOfWork(self._sessions, on_committed=self._on_committed)
+        async with unit as session:
+            # Group rows are locked in id order, then the org's roles, as
+            # every change of members locks them.
+            groups = list(
+                (
+                    await session.execute(
+                        sa.select(ScimGroup)
+                        .where(
+                            ScimGroup.org_id == org_id,
+                            ScimGroup.group_id.in_(
+                                sa.select(_MEMBERS.group_id).where(
+                                    _MEMBERS.user_id == user_id
+                                )
+                            ),
+                        )
+                        .order_by(ScimGroup.group_id)
+                        .with_for_update()
+                    )
+                ).scalars()
+            )
+            if not groups:
+                unit.discard()
+                return 0
+            await lock_org_roles(session, org_id=org_id)
+            roles = await roles_elsewhere(session, group_id=None, user_ids=[user_id])
+            roles_before = roles.get(user_id, frozenset())
+
+            left = set(
+                (
+                    await session.execute(
+                        sa.delete(GroupMembership)
+                        .where(
+                            _MEMBERS.user_id == user_id,
+                            _MEMBERS.group_id
+                            == sa.any_(id_array(group.group_id for group in groups)),
+                        )
+                        .returning(_MEMBERS.group_id)
+                    )
+                ).scalars()
+            )
+            now = datetime.now(UTC)
+            audit_ids = [
+                self._left(session, group, user_id=user_id, context=context, now=now)
+                for group in groups
+                if group.group_id in left
+            ]
+            if roles_before and audit_ids:
+                change = RoleChange(user_id, tuple(sorted(roles_before)), ())
+                cause = Cause(
+                    org_id=org_id,
+                    group_id=None,
+                    action=AuditAction.DROP_MEMBER,
+                    audit_event_id=audit_ids[0],
+                    context=context,
+                    occurred_at=now,
+                )
+                await add_role_events(session, changes=[change], cause=cause)
+        return len(audit_ids)
+
+    @staticmethod
+    def _left(
+        session: AsyncSession,
+        group: ScimGroup,
+        *,
+        user_id: uuid.UUID,
+        context: ChangeContext,
+        now: datetime,
+    ) -> uuid.UUID:
+        before = audit.snapshot(group)
+        group.version += 1
+        group.updated_at = now
+        return audit.record(
+            session,
+            action=AuditAction.DROP_MEMBER,
+            group=group,
+            before=before,
+            after={**audit.snapshot(group), "membersRemoved": [str(user_id)]},
+            context=context,
+            occurred_at=now,
+        )
+
+
+class DeprovisionListener:
+    """Consume `scim.user_deprovisioned` until cancelled; wait out Kafka outages."""
+
+    def __init__(
+        self,
+        cleaner: MembershipCleaner,
+        *,
+        bootstrap_servers: str,
+        consumer_group: str,
+        poll_ms: int = 500,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._cleaner = cleaner
+        self._bootstrap = bootstrap_servers
+        self._consumer_group = consumer_group
+        self._poll_ms = poll_ms
+        self._max_backoff = max_backoff
+
+    async def run(self) -> None:
+        """Apply events as they come; a failure restarts from the last commit."""
+        backoff = self._poll_ms / 1000
+        while True:
+            consumer = AIOKafkaConsumer(
+                DEPROVISIONED_TOPIC,
+                bootstrap_servers=self._bootstrap,
+                group_id=self._consumer_group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+            )
+            try:
+                await consumer.start()
+                while True:
+                    batches = await consumer.getmany(
+                        timeout_ms=self._poll_ms, max_records=_BATCH
+                    )
+                    for records in batches.values():
+                        for record in records:
+                            await self._apply(record)
+                    if batches:
+                        await consumer.commit()
+                    backoff = self._poll_ms / 1000
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                # Kafka or PostgreSQL away: start again from the committed
+                # offsets once they are back; nothing is skipped.
+                logger.warning(
+                    "deprovision listener stopped (%s: %s); restarting in %.1fs",
+                    type(error).__name__,
+                    error,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+            finally:
+                await _stop(consumer)
+
+    async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        event = _event(record)
+        if event is None or event.get("action") != DEPROVISION:
+            return
+        org_id = parse_id(str(event.get("org_id", "")))
+        user_id = parse_id(str(event.get("user_id", "")))
+        if org_id is None or user_id is None:
+            logger.warning(
+                "skipping a deprovision event without ids at %d", record.offset
+            )
+            return
+        context = ChangeContext.internal(
+            request_id=str(event.get("request_id") or event.get("event_id") or ""),
+            source=Source.EVENT,
+        )
+        left = await self._cleaner.drop_user(
+            org_id=org_id, user_id=user_id, context=context
+        )
+        if left:
+            logger.info(
+                "deprovisioned user %s left %d groups",
+                user_id,
+                left,
+                extra={"org_id": str(org_id), "request_id": context.request_id},
+            )
+
+
+def _event(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any] | None:
+    try:
+        event = json.loads(record.value or b"")
+    except ValueError:
+        logger.warning("skipping an unreadable event at offset %d", record.offset)
+        return None
+    return event if isinstance(event, dict) else None
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
+    try:
+        await consumer.stop()
+    except Exception as error:
+        logger.warning("closing the Kafka consumer failed: %s", error)

@@ -1,0 +1,285 @@
+"""Which Rivane roles each group grants, as Rivane admins set them.
+
+A mapping names its group by id: it follows the group through renames, and
+goes with it when the group is deleted. Admins may name the group by its
+displayName; it is looked up when the mapping is set. Setting or removing a
+mapping queues `scim.user_roles_changed` for the members whose roles change.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.common.errors import InvalidValue, NotFound
+from services.group_mapping import audit, members
+from services.group_mapping.context import ChangeContext, parse_id
+from services.group_mapping.events import Cause
+from services.group_mapping.models import (
+    AuditAction,
+    GroupMembership,
+    RoleMapping,
+    ScimGroup,
+    fold_case,
+)
+from services.group_mapping.roles import (
+    Membership,
+    apply_role_changes,
+    group_roles,
+    user_roles,
+)
+from services.group_mapping.unit_of_work import UnitOfWork
+
+# Role ids are Rivane's own names, as in "finance.approver" or "billing:admin".
+ROLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}")
+
+_GROUP = ScimGroup.__table__.c
+_MAPPINGS = RoleMapping.__table__.c
+_MEMBERS = GroupMembership.__table__.c
+
+
+@dataclass(frozen=True, slots=True)
+class MappingRecord:
+    """A role granted by a group."""
+
+    org_id: uuid.UUID
+    group_id: uuid.UUID
+    display_name: str
+    role_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UnmappedGroup:
+    """A group that grants no role, for admins to map or leave."""
+
+    group_id: uuid.UUID
+    display_name: str
+    member_count: int
+    created_at: datetime
+
+
+class RoleMappingService:
+    """Set, list and remove the role mappings of an org; answer a user's roles."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
+        *,
+        on_committed: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._engine = engine
+        self._on_committed = on_committed or (lambda: None)
+
+    async def grant(
+        self, *, org_id: uuid.UUID, group: str, role_id: str, context: ChangeContext
+    ) -> MappingRecord:
+        """Grant `role_id` to the members of a group; setting it again is harmless."""
+        if not ROLE_ID.fullmatch(role_id):
+            raise InvalidValue(
+                "a role id is 1 to 128 letters, digits and . _ : / @ -, "
+                "starting with a letter or digit"
+            )
+        unit = self._unit_of_work()
+        async with unit as session:
+            target = await _find_group(session, org_id=org_id, group=group)
+            before = await group_roles(session, group_id=target.group_id)
+            if role_id in before:
+                existing = await self._mapping(session, target, role_id)
+                unit.discard()
+                return existing
+            now = datetime.now(UTC)
+            session.add(
+                RoleMapping(
+                    org_id=org_id,
+                    scim_group=target.group_id,
+                    role_id=role_id,
+                    created_at=now,
+                )
+            )
+            await session.flush()
+            await self._roles_changed(
+                session,
+                group=target,
+                action=AuditAction.MAP_ROLE,
+                before=before,
+                after=before | {role_id},
+                context=context,
+                occurred_at=now,
+            )
+            return MappingRecord(
+                org_id, target.group_id, target.display_name, role_id, now
+            )
+
+    async def revoke(
+        self,
+        *,
+        org_id: uuid.UUID,
+        group: str,
+        role_id: str,
+        context: ChangeContext,
+    ) -> int:
+        """Stop granting `role_id` (every role when empty) through a group."""
+        async with self._unit_of_work() as session:
+            target = await _find_group(session, org_id=org_id, group=group)
+            before = await group_roles(session, group_id=target.group_id)
+            removed = {role_id} & before if role_id else set(before)
+            if not removed:
+                wanted = f"role {role_id!r}" if role_id else "any role"
+                raise NotFound(f"group {target.display_name!r} does not grant {wanted}")
+            await session.execute(
+                sa.delete(RoleMapping).where(
+                    _MAPPINGS.scim_group == target.group_id,
+                    _MAPPINGS.role_id.in_(sorted(removed)),
+                )
+            )
+            await self._roles_changed(
+                session,
+                group=target,
+                action=AuditAction.UNMAP_ROLE,
+                before=before,
+                after=before - removed,
+                context=context,
+                occurred_at=datetime.now(UTC),
+            )
+        return len(removed)
+
+    async def mappings(self, *, org_id: uuid.UUID) -> list[MappingRecord]:
+        """Return the org's mappings, by group name then role."""
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                sa.select(
+                    _MAPPINGS.org_id,
+                    _GROUP.group_id,
+                    _GROUP.display_name,
+                    _MAPPINGS.role_id,
+                    _MAPPINGS.created_at,
+                )
+                .join_from(
+                    RoleMapping.__table__,
+                    ScimGroup.__table__,
+                    _GROUP.group_id == _MAPPINGS.scim_group,
+                )
+                .where(_MAPPINGS.org_id == org_id)
+                .order_by(
+                    fold_case(_GROUP.display_name), _GROUP.group_id, _MAPPINGS.role_id
+                )
+            )
+            return [MappingRecord(*row) for row in rows]
+
+    async def unmapped(self, *, org_id: uuid.UUID) -> list[UnmappedGroup]:
+        """Return the org's groups that grant no role, by name."""
+        member_count = (
+            sa.select(sa.func.count())
+            .where(_MEMBERS.group_id == _GROUP.group_id)
+            .scalar_subquery()
+        )
+        mapped = sa.exists(
+            sa.select(sa.literal(1)).where(_MAPPINGS.scim_group == _GROUP.group_id)
+        )
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                sa.select(
+                    _GROUP.group_id,
+                    _GROUP.display_name,
+                    member_count,
+                    _GROUP.created_at,
+                )
+                .where(_GROUP.org_id == org_id, sa.not_(mapped))
+                .order_by(fold_case(_GROUP.display_name), _GROUP.group_id)
+            )
+            return [UnmappedGroup(*row) for row in rows]
+
+    async def user_roles(self, *, org_id: uuid.UUID, user_id: str) -> list[str]:
+        """Return a user's roles, sorted; none for an id that names no member."""
+        uid = parse_id(user_id)
+        if uid is None:
+            return []
+        async with self._engine.connect() as connection:
+            return await user_roles(connection, org_id=org_id, user_id=uid)
+
+    async def _roles_changed(
+        self,
+        session: AsyncSession,
+        *,
+        group: ScimGroup,
+        action: AuditAction,
+        before: frozenset[str],
+        after: frozenset[str],
+        context: ChangeContext,
+        occurred_at: datetime,
+    ) -> None:
+        audit_id = audit.record(
+            session,
+            action=action,
+            group=group,
+            before={"roles": sorted(before)},
+            after={"roles": sorted(after)},
+            context=context,
+            occurred_at=occurred_at,
+        )
+        affected = await members.all_members(session, group_id=group.group_id)
+        await apply_role_changes(
+            session,
+            memberships=[Membership(user, True, True) for user in affected],
+            group_roles_before=before,
+            group_roles_after=after,
+            cause=Cause(
+                org_id=group.org_id,
+                group_id=group.group_id,
+                action=action,
+                audit_event_id=audit_id,
+                context=context,
+                occurred_at=occurred_at,
+            ),
+        )
+
+    @staticmethod
+    async def _mapping(
+        session: AsyncSession, group: ScimGroup, role_id: str
+    ) -> MappingRecord:
+        created = (
+            await session.execute(
+                sa.select(_MAPPINGS.created_at).where(
+                    _MAPPINGS.scim_group == group.group_id, _MAPPINGS.role_id == role_id
+                )
+            )
+        ).scalar_one()
+        return MappingRecord(
+            group.org_id, group.group_id, group.display_name, role_id, created
+        )
+
+    def _unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self._sessions, on_committed=self._on_committed)
+
+
+async def _find_group(
+    session: AsyncSession, *, org_id: uuid.UUID, group: str
+) -> ScimGroup:
+    """Return the group `group` names by id, else by displayName, its row locked."""
+    name = group.strip()
+    uid = parse_id(name)
+    conditions = [
+        fold_case(ScimGroup.display_name) == fold_case(sa.literal(name, sa.Text))
+    ]
+    if uid is not None:
+        conditions.insert(0, ScimGroup.group_id == uid)
+    for condition in conditions:
+        found = (
+            await session.execute(
+                sa.select(ScimGroup)
+                .where(ScimGroup.org_id == org_id, condition)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if found is not None:
+            return found
+    raise NotFound(f"no group {name!r} in this org")

@@ -1,0 +1,12 @@
+"""Database engine of the session revocation service."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """Return an engine with a small pool: one insert per revocation, few reads."""
+    return create_async_engine(
+        database_url, pool_size=5, max_overflow=5, pool_pre_ping=True
+    )
