@@ -6,8 +6,12 @@ import uvicorn
 
 from gateway.app import create_app
 from services.common.logging import configure_logging
+from services.common.metrics import MetricsServer
 from services.common.settings import get_settings
-from services.common.telemetry import configure_tracing
+from services.common.telemetry import configure_tracing, shutdown_tracing
+
+# On SIGTERM uvicorn stops accepting, then lets requests in flight finish.
+_GRACE_SECONDS = 20
 
 
 def main() -> None:
@@ -16,16 +20,24 @@ def main() -> None:
     service_name = f"{settings.service_name}-gateway"
     configure_logging(service_name)
     configure_tracing(service_name)
+    # Prometheus scrapes a port of its own, which holds no org's data.
+    metrics = MetricsServer(settings.gateway_metrics_port)
+    metrics.start()
 
     # The gateway logs each request itself; uvicorn's access log would repeat it.
-    uvicorn.run(
-        create_app(settings),
-        host=settings.gateway_host,
-        port=settings.gateway_port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.gateway_host,
+            port=settings.gateway_port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+            timeout_graceful_shutdown=_GRACE_SECONDS,
+        )
+    finally:
+        metrics.stop()
+        shutdown_tracing()
 
 
 if __name__ == "__main__":

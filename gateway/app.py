@@ -10,13 +10,29 @@ import grpc
 from fastapi import APIRouter, FastAPI
 from starlette.types import Scope
 
-from gateway import admin, audit, discovery, sessions, users
-from gateway.admin import load_admin_token
+from gateway import (
+    admin_audit,
+    admin_credentials,
+    audit,
+    discovery,
+    groups,
+    org_schemas,
+    orgs,
+    role_mappings,
+    sessions,
+    tokens,
+    users,
+)
+from gateway.admin import AdminGuard, load_admin_token
 from gateway.context import SCIM_PATH
 from gateway.errors import install_error_handlers
+from gateway.group_mapping import group_mapping_client
 from gateway.identity import IdentityClient
+from gateway.identity_admin import identity_admin_client
 from gateway.middleware import RequestLogMiddleware, TrailingSlashMiddleware
+from gateway.rate_limits import rate_limiter
 from gateway.revocation import revocation_client
+from gateway.token_events import scim_token_cache
 from protos.rivane.identity.v1 import identity_pb2_grpc
 from services.common.settings import StackSettings
 from services.common.telemetry import grpc_client_interceptors
@@ -29,22 +45,41 @@ def create_app(
     identity_stub: Any = None,
     *,
     revocation_stub: Any = None,
+    group_mapping_stub: Any = None,
+    identity_admin_stub: Any = None,
 ) -> FastAPI:
     """Build the gateway.
 
-    The gRPC channels to `settings.identity_addr` and
-    `settings.revocation_addr` open at startup and close at shutdown; tests
-    may pass a ready `identity_stub` or `revocation_stub` instead. Raises
-    `AdminTokenMissing` outside "dev" when no admin credential is configured.
+    The gRPC channels to `settings.identity_addr`,
+    `settings.revocation_addr` and `settings.group_mapping_addr` open at
+    startup and close at shutdown; tests may pass a ready `identity_stub`,
+    `revocation_stub`, `group_mapping_stub` or `identity_admin_stub` instead.
+    So do the Redis clients of the token cache's listener and of the rate
+    limiter, unless settings turn those off. Raises `AdminTokenMissing`
+    outside "dev" when no usable admin credential is configured.
     """
     admin_token = load_admin_token(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with revocation_client(
-            settings.revocation_addr, stub=revocation_stub
-        ) as revocation:
+        async with (
+            revocation_client(
+                settings.revocation_addr, stub=revocation_stub
+            ) as revocation,
+            group_mapping_client(
+                settings.group_mapping_addr, stub=group_mapping_stub
+            ) as group_mapping,
+            identity_admin_client(
+                settings.identity_addr, stub=identity_admin_stub
+            ) as identity_admin,
+            scim_token_cache(settings) as token_cache,
+            rate_limiter(settings) as limiter,
+        ):
             app.state.revocation = revocation
+            app.state.group_mapping = group_mapping
+            app.state.identity_admin = identity_admin
+            app.state.token_cache = token_cache
+            app.state.rate_limiter = limiter
             if identity_stub is not None:
                 app.state.identity = IdentityClient(identity_stub)
                 yield
@@ -74,6 +109,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.admin_token = admin_token
+    app.state.admin_guard = AdminGuard(admin_token)
 
     install_error_handlers(app)
     app.add_middleware(RequestLogMiddleware)
@@ -81,9 +117,15 @@ def create_app(
 
     scim = APIRouter(prefix=SCIM_PATH)
     scim.include_router(users.router)
+    scim.include_router(groups.router)
     scim.include_router(discovery.router)
     app.include_router(scim)
-    app.include_router(admin.router)
+    app.include_router(orgs.router)
+    app.include_router(tokens.router)
+    app.include_router(admin_credentials.router)
+    app.include_router(admin_audit.router)
+    app.include_router(org_schemas.router)
+    app.include_router(role_mappings.router)
     app.include_router(audit.router)
     app.include_router(sessions.router)
     app.add_api_route(HEALTH_PATH, healthz, methods=["GET"], tags=["Health"])

@@ -1,8 +1,12 @@
 """`scimctl`: operator commands against a running gateway.
 
-    scimctl token create --org ORG [--description D]   prints the new token only
+    scimctl token create --org ORG [--name N]          prints the new token only
+    scimctl token list|rotate|revoke|expire --org ORG  see gateway/admin_cli.py
+    scimctl org create|list, credential ..., audit     orgs, admin credentials, log
     scimctl session issue --org ORG --user USER_ID     prints a user's access token
     scimctl admin-token                                prints the local admin credential
+    scimctl mapping set|list|delete --org ORG ...      maps SCIM groups to Rivane roles
+    scimctl schema add FILE|list|delete URN --org ORG  an org's extension schemas
 
 The gateway is found at RIVANE_GATEWAY_URL, else at RIVANE_GATEWAY_HOST and
 RIVANE_GATEWAY_PORT (default http://127.0.0.1:8080);
@@ -21,6 +25,8 @@ from urllib.parse import quote
 
 import httpx
 
+from gateway import admin_cli, schema_cli
+from gateway.mapping_cli import add_mapping_commands, describe, mapping_call
 from services.common.settings import StackSettings, get_settings
 
 TIMEOUT_SECONDS = 30.0
@@ -37,12 +43,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "admin-token":
             print(admin_credential(settings))
+        elif args.command == "mapping":
+            print(run_mapping(settings, args))
+        elif args.command == "schema":
+            print(run_schema(settings, args))
         elif args.command == "session":
             print(
                 issue_session(settings, org=args.org, user_id=args.user, ttl=args.ttl)
             )
         else:
-            print(create_token(settings, org=args.org, description=args.description))
+            output = run_admin(settings, args)
+            print(output.out)
+            if output.note:
+                print(output.note, file=sys.stderr)
     except CommandFailed as exc:
         print(f"scimctl: {exc}", file=sys.stderr)
         return 1
@@ -55,13 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    token = commands.add_parser("token", help="manage org-scoped SCIM tokens")
-    token_commands = token.add_subparsers(dest="action", required=True)
-    create = token_commands.add_parser(
-        "create", help="issue a SCIM token for an org and print it"
-    )
-    create.add_argument("--org", required=True, help="org name; created if new")
-    create.add_argument("--description", default="", help="what the token is for")
+    admin_cli.add_admin_commands(commands)
 
     session = commands.add_parser("session", help="manage users' access tokens")
     session_commands = session.add_subparsers(dest="action", required=True)
@@ -72,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("--user", required=True, help="the user's SCIM id")
     issue.add_argument("--ttl", type=int, default=0, help="lifetime in seconds")
 
+    add_mapping_commands(commands)
+    schema_cli.add_schema_commands(commands)
     commands.add_parser("admin-token", help="print the local stack's admin credential")
     return parser
 
@@ -100,31 +109,20 @@ def admin_credential(settings: StackSettings) -> str:
     return token
 
 
-def create_token(settings: StackSettings, *, org: str, description: str) -> str:
-    """Ask the gateway for a new SCIM token for `org`; return the secret."""
-    url = f"{gateway_url()}/admin/orgs/{quote(org, safe='')}/tokens"
+def run_admin(settings: StackSettings, args: argparse.Namespace) -> admin_cli.Output:
+    """Run an `org`, `token`, `credential` or `audit` command; return its output."""
+    local = admin_cli.local_output(args)
+    if local is not None:
+        return local
+    call = admin_cli.admin_call(args)
     headers = {"Authorization": f"Bearer {admin_credential(settings)}"}
+    response = _request(
+        call.method, call.path, headers=headers, expect=call.expect, json=call.body
+    )
     try:
-        response = httpx.post(
-            url,
-            json={"description": description},
-            headers=headers,
-            timeout=TIMEOUT_SECONDS,
-        )
-    except httpx.TransportError as exc:
-        raise CommandFailed(
-            f"cannot reach the gateway at {gateway_url()} ({exc.__class__.__name__}); "
-            "is the stack running?"
-        ) from exc
-
-    if response.status_code != 201:
-        raise CommandFailed(
-            f"the gateway refused: {response.status_code} {_detail(response)}"
-        )
-    token = _json_field(response, "token")
-    if not isinstance(token, str) or not token:
-        raise CommandFailed("the gateway answered without a token")
-    return token
+        return admin_cli.describe(args, response.json())
+    except ValueError as exc:
+        raise CommandFailed(str(exc) or "the gateway answered without JSON") from exc
 
 
 def issue_session(settings: StackSettings, *, org: str, user_id: str, ttl: int) -> str:
@@ -142,12 +140,40 @@ def issue_session(settings: StackSettings, *, org: str, user_id: str, ttl: int) 
     return token
 
 
+def run_mapping(settings: StackSettings, args: argparse.Namespace) -> str:
+    """Run a `mapping` command through the admin API; return what to print."""
+    call = mapping_call(args)
+    headers = {"Authorization": f"Bearer {admin_credential(settings)}"}
+    response = _request(
+        call.method, call.path, headers=headers, expect=call.expect, json=call.body
+    )
+    try:
+        document = response.json()
+    except ValueError as exc:
+        raise CommandFailed("the gateway answered without JSON") from exc
+    return describe(args, document)
+
+
+def run_schema(settings: StackSettings, args: argparse.Namespace) -> str:
+    """Run a `schema` command through the admin API; return what to print."""
+    try:
+        call = schema_cli.schema_call(args)
+    except schema_cli.SchemaFileError as exc:
+        raise CommandFailed(str(exc)) from exc
+    headers = {"Authorization": f"Bearer {admin_credential(settings)}"}
+    response = _request(
+        call.method, call.path, headers=headers, expect=call.expect, json=call.body
+    )
+    document = response.json() if response.content else None
+    return schema_cli.describe(args, document)
+
+
 def _request(
     method: str,
     path: str,
     *,
     headers: dict[str, str],
-    expect: int,
+    expect: int | tuple[int, ...],
     json: object = None,
 ) -> httpx.Response:
     try:
@@ -163,7 +189,8 @@ def _request(
             f"cannot reach the gateway at {gateway_url()} ({exc.__class__.__name__}); "
             "is the stack running?"
         ) from exc
-    if response.status_code != expect:
+    expected = (expect,) if isinstance(expect, int) else expect
+    if response.status_code not in expected:
         raise CommandFailed(
             f"the gateway refused: {response.status_code} {_detail(response)}"
         )

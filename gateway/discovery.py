@@ -1,17 +1,23 @@
 """Discovery endpoints (RFC 7644 §4): what this service provider supports.
 
-They answer without a bearer token: the documents are the same for every org
-and tell nothing about any of them, and IdPs that send a token anyway are
-served the same way. Schemas come from the scim2-models definitions of the
-RFC 7643 User and enterprise extension.
+They answer without a bearer token, with what every org shares: the
+scim2-models definitions of the RFC 7643 User, enterprise extension and Group.
+A request with an org's SCIM token is answered for that org: its own User
+extension schemas are listed in `/Schemas` and in the `schemaExtensions` of
+`/ResourceTypes/User` (`/ServiceProviderConfig` is the same for every org
+and never reads the token). RFC 7644 §4 lets discovery be served without
+authentication; an org's schemas are its own business, so they are shown to
+its token only, and a token that is sent but not valid is a 401 as anywhere
+else.
 """
 
 from __future__ import annotations
 
+import json
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from scim2_models import (
     AuthenticationScheme,
     Bulk,
@@ -20,16 +26,20 @@ from scim2_models import (
     EnterpriseUser,
     ETag,
     Filter,
+    Group,
     Pagination,
     Patch,
     ResourceType,
     ServiceProviderConfig,
     Sort,
+    Uniqueness,
     User,
 )
 
 from gateway import urns
+from gateway.auth import authorization_of, scim_caller
 from gateway.context import ScimBaseUrl
+from gateway.identity import Identity
 from gateway.listing import DEFAULT_COUNT, MAX_COUNT
 from gateway.responses import ScimResponse
 from services.common.errors import NotFound
@@ -69,7 +79,8 @@ def _service_provider_config() -> dict[str, Any]:
 def _resource_types() -> dict[str, dict[str, Any]]:
     user = ResourceType.from_resource(User[EnterpriseUser])
     user.description = "User Account"
-    return {"User": _dump(user)}
+    group = ResourceType.from_resource(Group)
+    return {"User": _dump(user), "Group": _dump(group)}
 
 
 @cache
@@ -78,7 +89,45 @@ def _schemas() -> dict[str, dict[str, Any]]:
     user.description = "User Account"
     enterprise = EnterpriseUser.to_schema()
     enterprise.description = "Enterprise User"
-    return {urns.USER: _dump(user), urns.ENTERPRISE_USER: _dump(enterprise)}
+    group = Group.to_schema()
+    for attribute in group.attributes or ():
+        if attribute.name == "displayName":
+            # One name per group in an org, ignoring case (a 409 otherwise).
+            attribute.uniqueness = Uniqueness.server
+    return {
+        urns.USER: _dump(user),
+        urns.ENTERPRISE_USER: _dump(enterprise),
+        urns.GROUP: _dump(group),
+    }
+
+
+async def org_extensions(request: Request, identity: Identity) -> list[Any]:
+    """Return the org's own User extension schemas when a SCIM token is sent."""
+    if authorization_of(request) is None:
+        return []
+    caller = await scim_caller(request, identity)
+    return await identity.list_schemas(org_id=caller.org_id)
+
+
+OrgExtensions = Annotated[list[Any], Depends(org_extensions)]
+
+
+def _org_resource_types(extensions: list[Any]) -> dict[str, dict[str, Any]]:
+    types = _resource_types()
+    if not extensions:
+        return types
+    user = dict(types["User"])
+    # RFC 7643 §6: each extension, and whether every User must carry it.
+    user["schemaExtensions"] = [
+        *user.get("schemaExtensions", []),
+        *({"schema": e.urn, "required": e.required} for e in extensions),
+    ]
+    return {**types, "User": user}
+
+
+def _org_schemas(extensions: list[Any]) -> dict[str, dict[str, Any]]:
+    own = {e.urn: json.loads(e.schema_json) for e in extensions}
+    return {**_schemas(), **own}
 
 
 def _dump(document: Any) -> dict[str, Any]:
@@ -105,17 +154,19 @@ def _list(resources: list[dict[str, Any]]) -> ScimResponse:
     )
 
 
-def _resource_type(name: str, base_url: str) -> dict[str, Any]:
+def _resource_type(
+    document: dict[str, Any], name: str, base_url: str
+) -> dict[str, Any]:
     return _located(
-        _resource_types()[name],
+        document,
         resource_type="ResourceType",
         location=f"{base_url}/ResourceTypes/{name}",
     )
 
 
-def _schema(urn: str, base_url: str) -> dict[str, Any]:
+def _schema(document: dict[str, Any], urn: str, base_url: str) -> dict[str, Any]:
     return _located(
-        _schemas()[urn], resource_type="Schema", location=f"{base_url}/Schemas/{urn}"
+        document, resource_type="Schema", location=f"{base_url}/Schemas/{urn}"
     )
 
 
@@ -132,30 +183,40 @@ async def service_provider_config(base_url: ScimBaseUrl) -> ScimResponse:
 
 
 @router.get("/ResourceTypes", response_class=ScimResponse)
-async def list_resource_types(base_url: ScimBaseUrl) -> ScimResponse:
+async def list_resource_types(
+    base_url: ScimBaseUrl, extensions: OrgExtensions
+) -> ScimResponse:
     """List the resource types served here (RFC 7643 §6)."""
-    return _list([_resource_type(name, base_url) for name in _resource_types()])
+    types = _org_resource_types(extensions)
+    return _list([_resource_type(doc, name, base_url) for name, doc in types.items()])
 
 
 @router.get("/ResourceTypes/{name}", response_class=ScimResponse)
-async def get_resource_type(name: str, base_url: ScimBaseUrl) -> ScimResponse:
+async def get_resource_type(
+    name: str, base_url: ScimBaseUrl, extensions: OrgExtensions
+) -> ScimResponse:
     """Describe one resource type, e.g. `User`."""
-    for known in _resource_types():
+    for known, document in _org_resource_types(extensions).items():
         if known.lower() == name.lower():
-            return ScimResponse(_resource_type(known, base_url))
+            return ScimResponse(_resource_type(document, known, base_url))
     raise NotFound(f"no resource type {name!r}")
 
 
 @router.get("/Schemas", response_class=ScimResponse)
-async def list_schemas(base_url: ScimBaseUrl) -> ScimResponse:
+async def list_schemas(
+    base_url: ScimBaseUrl, extensions: OrgExtensions
+) -> ScimResponse:
     """List the schemas of the resources served here (RFC 7643 §7)."""
-    return _list([_schema(urn, base_url) for urn in _schemas()])
+    schemas = _org_schemas(extensions)
+    return _list([_schema(doc, urn, base_url) for urn, doc in schemas.items()])
 
 
 @router.get("/Schemas/{urn}", response_class=ScimResponse)
-async def get_schema(urn: str, base_url: ScimBaseUrl) -> ScimResponse:
-    """Describe one schema by its URN."""
-    for known in _schemas():
+async def get_schema(
+    urn: str, base_url: ScimBaseUrl, extensions: OrgExtensions
+) -> ScimResponse:
+    """Describe one schema by its URN, matched ignoring case."""
+    for known, document in _org_schemas(extensions).items():
         if known.lower() == urn.lower():
-            return ScimResponse(_schema(known, base_url))
+            return ScimResponse(_schema(document, known, base_url))
     raise NotFound(f"no schema {urn!r}")

@@ -41,6 +41,16 @@ class ServiceUnavailable(ScimError):
     status = 503
 
 
+class TooManyRequests(ScimError):
+    """The caller has used its requests for now (RFC 6585 §4)."""
+
+    status = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class InternalError(ScimError):
     """Something failed that the client cannot fix; details stay in the log."""
 
@@ -68,8 +78,15 @@ def error_response(
 
 def scim_error_response(error: ScimError) -> ScimResponse:
     """Render a `ScimError`."""
+    headers = {}
+    if isinstance(error, TooManyRequests):
+        # RFC 9110 §10.2.3: whole seconds.
+        headers["Retry-After"] = str(error.retry_after)
     return error_response(
-        status=error.status, detail=error.detail, scim_type=error.scim_type
+        status=error.status,
+        detail=error.detail,
+        scim_type=error.scim_type,
+        headers=headers,
     )
 
 

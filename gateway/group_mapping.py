@@ -215,7 +215,7 @@ class GroupMappingClient:
                 if part.total_results:
                     total = int(part.total_results)
                 if part.HasField("group"):
-                    members = None if request.exclude_members else []
+                    members: list[str] | None = None if request.exclude_members else []
                     groups.append(GroupView(group=part.group, member_ids=members))
                 if part.member_ids and groups and groups[-1].member_ids is not None:
                     groups[-1].member_ids.extend(part.member_ids)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
 import grpc
@@ -29,19 +30,11 @@ _UNAVAILABLE = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class TokenOwner:
-    """The org and token a bearer secret belongs to."""
+    """The org and token a bearer secret belongs to, and when the token expires."""
 
     org_id: str
     token_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    """A new SCIM token; `token` is the secret, shown once."""
-
-    org_id: str
-    token_id: str
-    token: str
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +59,15 @@ class IdentityClient:
         """Return the owner of a bearer secret, or raise `Unauthorized`."""
         request = identity_pb2.ResolveTokenRequest(token=token)
         reply = await self._call(self._stub.ResolveToken, request)
-        return TokenOwner(org_id=str(reply.org_id), token_id=str(reply.token_id))
-
-    async def create_token(self, *, org_name: str, description: str) -> IssuedToken:
-        """Issue a SCIM token for an org, creating the org when it is new."""
-        request = identity_pb2.CreateTokenRequest(
-            org_name=org_name, description=description
+        expires_at = (
+            reply.expires_at.ToDatetime(tzinfo=UTC)
+            if reply.HasField("expires_at")
+            else None
         )
-        reply = await self._call(self._stub.CreateToken, request)
-        return IssuedToken(
+        return TokenOwner(
             org_id=str(reply.org_id),
             token_id=str(reply.token_id),
-            token=str(reply.token),
+            expires_at=expires_at,
         )
 
     async def create_user(
@@ -163,6 +153,40 @@ class IdentityClient:
         request = identity_pb2.ListUserAuditRequest(org_id=org_id, user_id=user_id)
         reply = await self._call(self._stub.ListUserAudit, request)
         return list(reply.entries)
+
+    async def register_schema(
+        self,
+        *,
+        org_id: str,
+        document: Mapping[str, Any],
+        required: bool,
+        request_id: str,
+        credential_id: str,
+    ) -> Any:
+        """Add or change a User extension schema of the org; return it and `created`."""
+        request = identity_pb2.RegisterSchemaRequest(
+            org_id=org_id,
+            schema_json=json.dumps(document),
+            required=required,
+            request_id=request_id,
+            credential_id=credential_id,
+        )
+        return await self._call(self._stub.RegisterSchema, request)
+
+    async def list_schemas(self, *, org_id: str) -> list[Any]:
+        """Return the User extension schemas the org registered."""
+        request = identity_pb2.ListSchemasRequest(org_id=org_id)
+        reply = await self._call(self._stub.ListSchemas, request)
+        return list(reply.schemas)
+
+    async def delete_schema(
+        self, *, org_id: str, urn: str, request_id: str, credential_id: str
+    ) -> None:
+        """Remove a User extension schema of the org."""
+        request = identity_pb2.DeleteSchemaRequest(
+            org_id=org_id, urn=urn, request_id=request_id, credential_id=credential_id
+        )
+        await self._call(self._stub.DeleteSchema, request)
 
     async def _call(self, method: Callable[..., Awaitable[Any]], request: Any) -> Any:
         try:

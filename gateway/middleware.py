@@ -1,9 +1,10 @@
 """Per-request bookkeeping: request id, receipt time, one log line, catch-all.
 
 Each request is logged once at info with method, path, status, org and
-duration (never a header, query string or body). An exception nothing else
-handled is logged once here with its traceback and answered with a generic
-SCIM 500.
+duration (never a header, query string or body), counted in the gateway's
+Prometheus series, and its span labelled with the SCIM resource it touched.
+An exception nothing else handled is logged once here with its traceback and
+answered with a generic SCIM 500.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.context import REQUEST_ID_HEADER, request_id_from
 from gateway.errors import InternalError, scim_error_response
+from gateway.observed import observe_request, request_facts
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,8 @@ class RequestLogMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["received_at"] = datetime.now(UTC)
-        trace.get_current_span().set_attribute("rivane.request_id", request_id)
+        span = trace.get_current_span()
+        span.set_attribute("rivane.request_id", request_id)
 
         status = 500
         response_started = False
@@ -50,6 +53,10 @@ class RequestLogMiddleware:
                 status = message["status"]
                 response_started = True
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                # Routing has run by now; the span ends with the response.
+                span.set_attributes(request_facts(scope, method).span_attributes())
+                if "org_id" in state:
+                    span.set_attribute("rivane.org_id", str(state["org_id"]))
             await send(message)
 
         try:
@@ -65,15 +72,23 @@ class RequestLogMiddleware:
                 response = scim_error_response(InternalError("internal server error"))
                 await response(scope, receive, send_with_id)
         finally:
-            duration_ms = (time.perf_counter() - started) * 1000
+            seconds = time.perf_counter() - started
+            org = str(state.get("org_id", "-"))
+            observe_request(
+                method=method,
+                facts=request_facts(scope, method),
+                org=org,
+                status=status,
+                seconds=seconds,
+            )
             logger.info(
                 "%s %s %d org=%s duration_ms=%.1f",
                 method,
                 path,
                 status,
-                state.get("org_id", "-"),
-                duration_ms,
-                extra={"request_id": request_id},
+                org,
+                seconds * 1000,
+                extra={"request_id": request_id, "org": org},
             )
 
 

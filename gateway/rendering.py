@@ -138,4 +138,6 @@ def list_response(
         )
         for user in page
     ]
-    return ScimResponse(list_body(resources, total=total, start_index=query.start_index))
+    return ScimResponse(
+        list_body(resources, total=total, start_index=query.start_index)
+    )

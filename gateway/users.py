@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 from opentelemetry import trace
 
@@ -9,9 +11,11 @@ from gateway.auth import ScimCaller
 from gateway.body import JsonObject
 from gateway.context import AuditContext, ScimBaseUrl
 from gateway.etags import ExpectedVersion
-from gateway.identity import Identity
+from gateway.group_mapping import GroupMapping, GroupMappingClient
+from gateway.group_resources import user_groups
+from gateway.identity import Identity, TokenOwner
 from gateway.listing import ListQuery, search_request
-from gateway.projection import Projection
+from gateway.projection import AttributeSelection, Projection
 from gateway.rendering import list_response, user_response
 from gateway.responses import ScimResponse
 
@@ -44,17 +48,26 @@ async def list_users(
     caller: ScimCaller,
     query: ListQuery,
     identity: Identity,
+    groups: GroupMapping,
     base_url: ScimBaseUrl,
     selection: Projection,
 ) -> ScimResponse:
     """List or filter the caller's users, one page at a time (RFC 7644 §3.4.2)."""
     reply = await identity.list_users(org_id=caller.org_id, query=query)
+    memberships = await user_groups(
+        reply.users,
+        org_id=caller.org_id,
+        selection=selection,
+        groups=groups,
+        base_url=base_url,
+    )
     return list_response(
         reply.users,
         total=int(reply.total_results),
         query=query,
         base_url=base_url,
         selection=selection,
+        groups=memberships,
     )
 
 
@@ -63,17 +76,26 @@ async def search_users(
     caller: ScimCaller,
     body: JsonObject,
     identity: Identity,
+    groups: GroupMapping,
     base_url: ScimBaseUrl,
 ) -> ScimResponse:
     """Query the caller's users with a SearchRequest body (RFC 7644 §3.4.3)."""
     query, selection = search_request(body)
     reply = await identity.list_users(org_id=caller.org_id, query=query)
+    memberships = await user_groups(
+        reply.users,
+        org_id=caller.org_id,
+        selection=selection,
+        groups=groups,
+        base_url=base_url,
+    )
     return list_response(
         reply.users,
         total=int(reply.total_results),
         query=query,
         base_url=base_url,
         selection=selection,
+        groups=memberships,
     )
 
 
@@ -82,13 +104,16 @@ async def get_user(
     user_id: str,
     caller: ScimCaller,
     identity: Identity,
+    groups: GroupMapping,
     base_url: ScimBaseUrl,
     selection: Projection,
 ) -> ScimResponse:
-    """Return one of the caller's users (RFC 7644 §3.4.1)."""
+    """Return one of the caller's users and their groups (RFC 7644 §3.4.1)."""
     _tag_resource(user_id)
     user = await identity.get_user(org_id=caller.org_id, user_id=user_id)
-    return user_response(user, base_url=base_url, selection=selection)
+    return await _user_answer(
+        user, caller=caller, groups=groups, base_url=base_url, selection=selection
+    )
 
 
 @router.put("/{user_id}", response_class=ScimResponse)
@@ -97,6 +122,7 @@ async def replace_user(
     caller: ScimCaller,
     body: JsonObject,
     identity: Identity,
+    groups: GroupMapping,
     context: AuditContext,
     version: ExpectedVersion,
     base_url: ScimBaseUrl,
@@ -111,7 +137,9 @@ async def replace_user(
         context=context,
         expected_version=version,
     )
-    return user_response(user, base_url=base_url, selection=selection)
+    return await _user_answer(
+        user, caller=caller, groups=groups, base_url=base_url, selection=selection
+    )
 
 
 @router.patch("/{user_id}", response_class=ScimResponse)
@@ -120,6 +148,7 @@ async def patch_user(
     caller: ScimCaller,
     body: JsonObject,
     identity: Identity,
+    groups: GroupMapping,
     context: AuditContext,
     version: ExpectedVersion,
     base_url: ScimBaseUrl,
@@ -137,7 +166,9 @@ async def patch_user(
         context=context,
         expected_version=version,
     )
-    return user_response(user, base_url=base_url, selection=selection)
+    return await _user_answer(
+        user, caller=caller, groups=groups, base_url=base_url, selection=selection
+    )
 
 
 @router.delete("/{user_id}", status_code=204, response_class=Response)
@@ -151,3 +182,26 @@ async def delete_user(
     _tag_resource(user_id)
     await identity.delete_user(org_id=caller.org_id, user_id=user_id, context=context)
     return Response(status_code=204)
+
+
+async def _user_answer(
+    user: Any,
+    *,
+    caller: TokenOwner,
+    groups: GroupMappingClient,
+    base_url: str,
+    selection: AttributeSelection,
+) -> ScimResponse:
+    memberships = await user_groups(
+        [user],
+        org_id=caller.org_id,
+        selection=selection,
+        groups=groups,
+        base_url=base_url,
+    )
+    return user_response(
+        user,
+        base_url=base_url,
+        selection=selection,
+        groups=memberships.get(str(user.id), ()),
+    )

@@ -22,8 +22,10 @@ UP_DEADLINE="${RIVANE_UP_DEADLINE:-90}"
 GATEWAY_URL="http://${RIVANE_GATEWAY_HOST:-127.0.0.1}:${RIVANE_GATEWAY_PORT:-8080}"
 IDENTITY_ADDR="${RIVANE_IDENTITY_ADDR:-127.0.0.1:50061}"
 REVOCATION_ADDR="${RIVANE_REVOCATION_ADDR:-127.0.0.1:50062}"
+GROUP_MAPPING_ADDR="${RIVANE_GROUP_MAPPING_ADDR:-127.0.0.1:50063}"
 
-# Write a random admin token once; the gateway reads it in the dev environment.
+# Write a random admin credential once (rvn_admin_..., the format of every
+# Rivane admin credential); the gateway reads it in the dev environment.
 admin_token() {
     local file="${RIVANE_ADMIN_TOKEN_FILE:-.data/admin-token}"
     [[ "$file" == /* ]] || file="$ROOT/$file"
@@ -31,7 +33,8 @@ admin_token() {
     mkdir -p "$(dirname "$file")"
     (
         umask 077
-        "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' \
+        (cd "$ROOT" && "$VENV/bin/python" -c \
+            'from services.common.bearer_tokens import CredentialKind, mint; print(mint(CredentialKind.ADMIN))') \
             >"$file.tmp"
         mv "$file.tmp" "$file"
     )
@@ -64,6 +67,10 @@ migrate() {
     (cd "$ROOT" && "$VENV/bin/python" -m services.session_revocation.migrate) >>"$log" 2>&1 || {
         show_log_tail "$log"
         die "migrating the session revocation tables failed"
+    }
+    (cd "$ROOT" && "$VENV/bin/python" -m services.group_mapping.migrate) >>"$log" 2>&1 || {
+        show_log_tail "$log"
+        die "migrating the group-mapping tables failed"
     }
 }
 
@@ -101,7 +108,8 @@ up() {
     fi
     # Up means the services listen and the gateway answers /healthz.
     if ! "$VENV/bin/python" "$SCRIPTS/wait_http.py" "$GATEWAY_URL/healthz" \
-        --tcp "$IDENTITY_ADDR" --tcp "$REVOCATION_ADDR" --deadline "$UP_DEADLINE" --pid "$(<"$APP_PID_FILE")" ||
+        --tcp "$IDENTITY_ADDR" --tcp "$REVOCATION_ADDR" --tcp "$GROUP_MAPPING_ADDR" \
+        --deadline "$UP_DEADLINE" --pid "$(<"$APP_PID_FILE")" ||
         ! app_running; then
         show_log_tail "$APP_LOG" 60
         app_down

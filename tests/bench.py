@@ -4,14 +4,18 @@ Each of `--clients` clients (32) sends its next request as soon as the last
 one is answered, for `--seconds` (20), cycling through three kinds: create a
 user, look one of its users up by a `userName eq` filter, deactivate one of
 its users with a path-less PATCH. It prints requests per second overall and
-per kind, p50 and p99 latency per kind, and the errors; it exits 1 when any
-request failed.
+per kind, p50 and p99 latency per kind, and the errors. Then, on the same
+stack, the revocation benchmark (`tests/bench_revocation.py`) deactivates
+users holding live tokens and prints how soon their tokens stop working, and
+the groups benchmark (`tests/bench_groups.py`) times one-member PATCHes and
+lean reads of a 50,000-member group. It exits 1 when any request failed.
 
 By default the benchmark runs its own gateway and identity service over the
 database `rivane_bench` (created next to `rivane` when missing, then reset).
 With RIVANE_BENCH_URL=http://127.0.0.1:PORT it loads a running gateway
 instead, with the SCIM token in RIVANE_BENCH_TOKEN or one it creates through
-the admin API (RIVANE_ADMIN_TOKEN, else the local admin token file).
+the admin API (RIVANE_ADMIN_TOKEN, else the local admin token file); the
+revocation benchmark needs that admin credential in any case.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.common.settings import get_settings
+from tests import bench_groups, bench_revocation
 from tests.integration.stack import ROOT, reset_database, running_stack
 
 KINDS = ("create", "lookup", "deactivate")
@@ -238,31 +243,47 @@ async def _ensure_database(database_url: str) -> None:
         await engine.dispose()
 
 
+def _database_url() -> str:
+    return os.environ.get(
+        "RIVANE_BENCH_DATABASE_URL"
+    ) or get_settings().sibling_database_url("rivane_bench")
+
+
+def _groups_database_url() -> str | None:
+    """Return the database the groups benchmark may write its setup to."""
+    if os.environ.get("RIVANE_BENCH_URL") and not os.environ.get(
+        "RIVANE_BENCH_DATABASE_URL"
+    ):
+        # A running gateway's database is not ours to fill with 50,000 users.
+        return None
+    return _database_url()
+
+
 @contextmanager
-def _target() -> Iterator[tuple[str, str]]:
-    """Yield the SCIM base URL and token of the gateway under load."""
+def _target() -> Iterator[tuple[str, str, str]]:
+    """Yield the gateway's base URL, an org's SCIM token and the admin credential."""
     given = os.environ.get("RIVANE_BENCH_URL", "").rstrip("/")
     if given:
         _check_local(given)
-        token = os.environ.get("RIVANE_BENCH_TOKEN") or _org_token(
-            given, _admin_token()
-        )
-        yield f"{given}/scim/v2", token
+        admin_token = _admin_token()
+        token = os.environ.get("RIVANE_BENCH_TOKEN") or _org_token(given, admin_token)
+        yield given, token, admin_token
         return
 
-    database_url = os.environ.get(
-        "RIVANE_BENCH_DATABASE_URL"
-    ) or get_settings().sibling_database_url("rivane_bench")
+    database_url = _database_url()
     if make_url(database_url).host not in LOCAL_HOSTS:
         raise SystemExit("refusing a database that is not on 127.0.0.1")
     asyncio.run(_ensure_database(database_url))
     reset_database(database_url)
+    # A benchmark measures throughput: its stack limits no token's rate.
+    os.environ.setdefault("RIVANE_RATE_LIMIT_PER_SECOND", "0")
     with running_stack(
         database_url=database_url,
         kafka_bootstrap=os.environ.get("RIVANE_KAFKA_BOOTSTRAP", "127.0.0.1:59092"),
         log_dir=ROOT / ".data" / "bench-logs",
     ) as stack:
-        yield stack.scim_url, _org_token(stack.base_url, stack.admin_token)
+        token = _org_token(stack.base_url, stack.admin_token)
+        yield stack.base_url, token, stack.admin_token
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,23 +291,55 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--revocation-users", type=int, default=200)
+    parser.add_argument("--revocation-rate", type=float, default=20.0)
+    parser.add_argument("--group-members", type=int, default=50_000)
+    parser.add_argument("--group-runs", type=int, default=50)
     args = parser.parse_args(argv)
     if args.seconds <= 0 or not 1 <= args.clients <= 1024:
         parser.error("--seconds must be positive and --clients between 1 and 1024")
+    if args.revocation_users < 0 or args.revocation_rate <= 0:
+        parser.error("--revocation-users must be >= 0, --revocation-rate positive")
 
-    with _target() as (scim_url, token):
+    with _target() as (base_url, token, admin_token):
         tally = asyncio.run(
             load(
-                scim_url=scim_url,
+                scim_url=f"{base_url}/scim/v2",
                 token=token,
                 seconds=args.seconds,
                 clients=args.clients,
             )
         )
+        revocation = asyncio.run(
+            bench_revocation.measure(
+                base_url=base_url,
+                admin_token=admin_token,
+                users=args.revocation_users,
+                rate=args.revocation_rate,
+            )
+        )
+        groups = asyncio.run(
+            bench_groups.measure(
+                base_url=base_url,
+                token=_org_token(base_url, admin_token),
+                admin_token=admin_token,
+                database_url=_groups_database_url(),
+                members=args.group_members,
+                runs=args.group_runs,
+            )
+        )
     print(report(tally, seconds=args.seconds, clients=args.clients))
     for sample in tally.samples:
         print(f"error: {sample}", file=sys.stderr)
-    return 1 if tally.error_count else 0
+    print()
+    print(bench_revocation.report(revocation))
+    for problem in revocation.errors[:_SHOWN_ERRORS]:
+        print(f"error: revocation: {problem}", file=sys.stderr)
+    print()
+    print(bench_groups.report(groups))
+    for problem in groups.errors[:_SHOWN_ERRORS]:
+        print(f"error: groups: {problem}", file=sys.stderr)
+    return 1 if tally.error_count or revocation.errors or groups.errors else 0
 
 
 if __name__ == "__main__":

@@ -1,36 +1,67 @@
 """One log format for every process of the stack.
 
-Each line carries a UTC timestamp, the level, the logger, the message, the
-service name and the request and trace ids. Callers pass the ids they know in
-`extra`; a missing trace id is taken from the current span.
+By default each record is one JSON object on one line: UTC time, level,
+logger, message, service, and the request id, org, trace id and span id of
+the request it belongs to. `RIVANE_LOG_FORMAT=text` prints the same fields as
+one readable line for a terminal. Callers pass the ids they know in `extra`
+(`request_id`, `org`); a missing trace or span id is taken from the current
+span.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from opentelemetry import trace
 
-_FORMAT = (
+from services.common.settings import get_settings
+
+_TEXT_FORMAT = (
     "%(asctime)s %(levelname)s %(name)s %(message)s "
     "service=%(service)s request_id=%(request_id)s trace_id=%(trace_id)s"
 )
 _MISSING = "-"
+# The fields a record carries besides its message, in the order they print.
+_CONTEXT_FIELDS = ("service", "request_id", "org", "trace_id", "span_id")
 
 
-class _UtcFormatter(logging.Formatter):
+def _utc_time(record: logging.LogRecord) -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+    return f"{stamp}.{int(record.msecs):03d}Z"
+
+
+class _TextFormatter(logging.Formatter):
     """Format times as ISO 8601 in UTC with milliseconds."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        return f"{stamp}.{int(record.msecs):03d}Z"
+        return _utc_time(record)
+
+
+class _JsonFormatter(logging.Formatter):
+    """Format a record as one JSON object; a traceback becomes one field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": _utc_time(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in _CONTEXT_FIELDS:
+            value = getattr(record, name, _MISSING)
+            if value != _MISSING:
+                line[name] = str(value)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
 
 
 class _ContextFilter(logging.Filter):
-    """Give every record the fields the format prints."""
+    """Give every record the fields the formats print."""
 
     def __init__(self, service_name: str) -> None:
         super().__init__()
@@ -38,10 +69,13 @@ class _ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self._service_name
-        if not hasattr(record, "request_id"):
-            record.request_id = _MISSING
+        for name in ("request_id", "org"):
+            if not hasattr(record, name):
+                setattr(record, name, _MISSING)
         if not hasattr(record, "trace_id"):
-            record.trace_id = _current_trace_id()
+            record.trace_id, record.span_id = _current_span_ids()
+        elif not hasattr(record, "span_id"):
+            record.span_id = _MISSING
         return True
 
 
@@ -49,20 +83,26 @@ class _StackHandler(logging.StreamHandler[TextIO]):
     """The handler `configure_logging` installs; found again by its type."""
 
 
-def _current_trace_id() -> str:
+def _current_span_ids() -> tuple[str, str]:
     context = trace.get_current_span().get_span_context()
     if not context.is_valid:
-        return _MISSING
-    return trace.format_trace_id(context.trace_id)
+        return _MISSING, _MISSING
+    return trace.format_trace_id(context.trace_id), trace.format_span_id(
+        context.span_id
+    )
 
 
 def configure_logging(service_name: str, *, level: int = logging.INFO) -> None:
     """Send every logger's records to stderr in the stack's one format.
 
-    Calling it again replaces the handler it installed before.
+    The format is `settings.log_format`. Calling it again replaces the
+    handler it installed before.
     """
     handler = _StackHandler(sys.stderr)
-    handler.setFormatter(_UtcFormatter(_FORMAT))
+    if get_settings().log_format == "text":
+        handler.setFormatter(_TextFormatter(_TEXT_FORMAT))
+    else:
+        handler.setFormatter(_JsonFormatter())
     handler.addFilter(_ContextFilter(service_name))
 
     root = logging.getLogger()

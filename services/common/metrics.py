@@ -7,10 +7,9 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 
-logger = logging.getLogger(__name__)
+from services.common.settings import get_settings
 
-# Scraped from the same host; nothing there is for the outside.
-METRICS_HOST = "127.0.0.1"
+logger = logging.getLogger(__name__)
 
 
 class MetricsPortUnavailable(RuntimeError):
@@ -20,8 +19,11 @@ class MetricsPortUnavailable(RuntimeError):
 class MetricsServer:
     """Serve this process's metrics at `/metrics` until stopped."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, host: str | None = None) -> None:
+        """Serve on `port` of `host` (by default `settings.metrics_host`)."""
         self._port = port
+        # The loopback unless configured: nothing there is for the outside.
+        self._host = host if host is not None else get_settings().metrics_host
         self._server: WSGIServer | None = None
 
     def start(self) -> int:
@@ -29,13 +31,13 @@ class MetricsServer:
         if self._port == 0:
             return 0
         try:
-            self._server, _thread = start_http_server(self._port, addr=METRICS_HOST)
+            self._server, _thread = start_http_server(self._port, addr=self._host)
         except OSError as error:
             raise MetricsPortUnavailable(
-                f"cannot serve metrics on {METRICS_HOST}:{self._port}: {error}"
+                f"cannot serve metrics on {self._host}:{self._port}: {error}"
             ) from error
         port: int = self._server.server_address[1]
-        logger.info("metrics on http://%s:%d/metrics", METRICS_HOST, port)
+        logger.info("metrics on http://%s:%d/metrics", self._host, port)
         return port
 
     def stop(self) -> None:

@@ -7,7 +7,12 @@ While Kafka is down they wait in the outbox; none is lost, and a crash between
 publishing and marking only causes a repeat, which consumers drop by event id.
 
 Every service owns its outbox table, with the columns `seq`, `topic`, `key`,
-`payload`, `headers` and `published_at`, and runs one relay over it.
+`payload`, `headers`, `created_at` and `published_at`, and runs one relay
+over it.
+
+Each event is sent in a span that continues the trace stored in its headers
+when it was written, so a consumer's span joins the trace of the SCIM request
+that caused the event. `stop` ends the relay between batches.
 """
 
 from __future__ import annotations
@@ -15,16 +20,36 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from opentelemetry import trace
+from prometheus_client import Gauge
 from sqlalchemy import FromClause, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common.telemetry import extract_context, kafka_headers
+
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 BATCH_SIZE = 500
+# How often a relay counts what waits in its outbox, leader or not.
+BACKLOG_EVERY_SECONDS = 5.0
+
+OUTBOX_BACKLOG = Gauge(
+    "rivane_outbox_backlog_events",
+    "Events written to the outbox and not yet published",
+    ["outbox"],
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "rivane_outbox_oldest_event_age_seconds",
+    "Age of the oldest unpublished event in the outbox; 0 when it is empty",
+    ["outbox"],
+)
 
 
 class OutboxRelay:
@@ -55,20 +80,28 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
         self._wake = asyncio.Event()
+        self._stopping = False
         self._producer: AIOKafkaProducer | None = None
+        self._next_backlog = 0.0
 
     def wake(self) -> None:
         """Ask the relay to look at the outbox now (called after a commit)."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Ask `run` to return once the batch in hand is published and marked."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Publish until cancelled, retrying with backoff while Kafka is away."""
+        """Publish until stopped or cancelled, retrying while Kafka is away."""
         backoff = self._poll_interval
         try:
-            while True:
+            while not self._stopping:
                 try:
                     published = await self.publish_pending()
                     backoff = self._poll_interval
+                    await self._measure_backlog()
                 except (KafkaError, OSError) as error:
                     await self._drop_producer()
                     logger.warning(
@@ -76,11 +109,11 @@ class OutboxRelay:
                         error,
                         backoff,
                     )
-                    await asyncio.sleep(backoff)
+                    await self._wait_for_work(seconds=backoff)
                     backoff = min(backoff * 2, self._max_backoff)
                     continue
                 if published < BATCH_SIZE:
-                    await self._wait_for_work()
+                    await self._wait_for_work(seconds=self._poll_interval)
         finally:
             await self._drop_producer()
 
@@ -113,15 +146,7 @@ class OutboxRelay:
                 return 0
 
             producer = await self._ensure_producer()
-            sends = [
-                await producer.send(
-                    event.topic,
-                    value=json.dumps(event.payload).encode(),
-                    key=event.key.encode(),
-                    headers=[(k, v.encode()) for k, v in event.headers.items()],
-                )
-                for event in events
-            ]
+            sends = [await self._send(producer, event) for event in events]
             await asyncio.gather(*sends)
             await session.execute(
                 update(self._outbox)
@@ -131,12 +156,54 @@ class OutboxRelay:
         logger.debug("published %d events", len(events))
         return len(events)
 
-    async def _wait_for_work(self) -> None:
+    @staticmethod
+    async def _send(producer: AIOKafkaProducer, event: Any) -> asyncio.Future[Any]:
+        """Queue one event in a span continuing the trace it was written in."""
+        with tracer.start_as_current_span(
+            f"publish {event.topic}",
+            context=extract_context(event.headers),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": event.topic,
+                "messaging.kafka.message.key": event.key,
+            },
+        ):
+            sent: asyncio.Future[Any] = await producer.send(
+                event.topic,
+                value=json.dumps(event.payload).encode(),
+                key=event.key.encode(),
+                headers=kafka_headers(event.headers),
+            )
+        return sent
+
+    async def _measure_backlog(self) -> None:
+        """Count the unpublished events and the age of the oldest, now and then."""
+        if time.monotonic() < self._next_backlog:
+            return
+        self._next_backlog = time.monotonic() + BACKLOG_EVERY_SECONDS
+        outbox = self._outbox.c
+        async with self._sessions() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(outbox.created_at)).where(
+                        outbox.published_at.is_(None)
+                    )
+                )
+            ).one()
+        name = self._outbox.name
+        OUTBOX_BACKLOG.labels(outbox=name).set(count)
+        age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
+        OUTBOX_OLDEST_AGE.labels(outbox=name).set(max(age, 0.0))
+
+    async def _wait_for_work(self, *, seconds: float) -> None:
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
         except TimeoutError:
             pass
-        self._wake.clear()
+        # A stop request stays visible to the loop.
+        if not self._stopping:
+            self._wake.clear()
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,13 +37,20 @@ class StackSettings(BaseSettings):
     admin_token_file: str = ".data/admin-token"
     # Name of the service in traces and logs.
     service_name: str = "rivane"
+    # "none", "console" or "otlp" (then OTEL_EXPORTER_OTLP_ENDPOINT names the
+    # collector).
     otel_exporter: str = "none"
+    # "json": one JSON object a line, for collectors; "text" for a terminal.
+    log_format: Literal["json", "text"] = "json"
 
     # Other Rivane services call /oauth2/introspect and /sessions with this
     # credential; the admin credential is accepted as well.
     internal_token: str = Field(default="", repr=False)
 
-    # Prometheus scrape ports; 0 serves no metrics.
+    # Prometheus scrape ports; 0 serves no metrics. The loopback only, unless
+    # a container sets the host to 0.0.0.0 for its cluster's scraper.
+    metrics_host: str = "127.0.0.1"
+    gateway_metrics_port: int = 9460
     identity_metrics_port: int = 9461
     revocation_metrics_port: int = 9462
 
@@ -57,8 +65,21 @@ class StackSettings(BaseSettings):
     # ACTIVE; bounds revocation while both Kafka and the fast path fail.
     user_status_cache_seconds: float = Field(default=10.0, ge=0)
     revocation_consumer_group: str = "session-revocation"
+    # The group-mapping service drops a deleted user's memberships as
+    # `scim.user_deprovisioned` reports it.
+    group_mapping_consumer_group: str = "group-mapping"
     # The identity service's direct call to the revocation service.
     revocation_fast_path_timeout: float = Field(default=0.5, gt=0)
+
+    # How long a gateway reuses the identity service's answer about a SCIM
+    # token. Revocations reach every replica over Redis pub/sub at once; this
+    # bounds how long a lost announcement can keep a revoked token alive, so
+    # it may not exceed one second. 0 resolves every request.
+    token_cache_seconds: float = Field(default=1.0, ge=0, le=1.0)
+    # Requests per second each SCIM token may make, and the burst it may save
+    # up; 0 per second turns the limit off.
+    rate_limit_per_second: float = Field(default=50.0, ge=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
 
     @field_validator("admin_token_file", "session_signing_key_file")
     @classmethod

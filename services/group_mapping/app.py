@@ -9,15 +9,12 @@ import grpc
 
 from protos.rivane.group_mapping.v1 import group_mapping_pb2_grpc as pb_grpc
 from protos.rivane.identity.v1 import identity_pb2_grpc
+from services.common.health import HealthReporter
 from services.common.outbox import OutboxRelay
 from services.common.settings import StackSettings
 from services.common.telemetry import grpc_client_interceptors, grpc_server_interceptors
 from services.group_mapping.db import create_engine, session_factory
-from services.group_mapping.deprovisions import (
-    DeprovisionListener,
-    MembershipCleaner,
-    consumer_group_for,
-)
+from services.group_mapping.deprovisions import DeprovisionListener, MembershipCleaner
 from services.group_mapping.directory import UserDirectory
 from services.group_mapping.groups import GroupService
 from services.group_mapping.mappings import RoleMappingService
@@ -59,10 +56,11 @@ class GroupMappingApp:
         self.listener = DeprovisionListener(
             MembershipCleaner(sessions, on_committed=self.relay.wake),
             bootstrap_servers=settings.kafka_bootstrap,
-            consumer_group=consumer_group_for(settings.database_url),
+            consumer_group=settings.group_mapping_consumer_group,
         )
         self._background = background
-        self._tasks: list[asyncio.Task[None]] = []
+        self._relay_task: asyncio.Task[None] | None = None
+        self._listener_task: asyncio.Task[None] | None = None
         self._server: grpc.aio.Server | None = None
 
     async def start(self, address: str) -> int:
@@ -74,24 +72,38 @@ class GroupMappingApp:
             ),
             server,
         )
+        health = HealthReporter(server, ["rivane.group_mapping.v1.GroupMappingService"])
         port = server.add_insecure_port(address)
         await server.start()
+        await health.serving()
+        self._health = health
         self._server = server
         if self._background:
-            self._tasks = [
-                asyncio.create_task(self.relay.run(), name="group-outbox-relay"),
-                asyncio.create_task(self.listener.run(), name="deprovision-listener"),
-            ]
+            self._relay_task = asyncio.create_task(
+                self.relay.run(), name="group-outbox-relay"
+            )
+            self._listener_task = asyncio.create_task(
+                self.listener.run(), name="deprovision-listener"
+            )
         return port
 
     async def stop(self) -> None:
         """Finish in-flight calls, stop the background tasks and close the pool."""
         if self._server is not None:
+            await self._health.shutting_down()
             await self._server.stop(_GRACE_SECONDS)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        if self._listener_task is not None:
+            # Offsets are committed after each applied batch; what was not
+            # committed is applied again by the next consumer.
+            self._listener_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._listener_task
+        if self._relay_task is not None:
+            # The relay ends between batches; one that hangs on Kafka is cut.
+            self.relay.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._relay_task, timeout=_GRACE_SECONDS)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
         await self._identity_channel.close()
         await self.engine.dispose()

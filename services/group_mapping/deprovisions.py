@@ -6,8 +6,7 @@ the user in their groups). For each, the user leaves every group in one
 transaction: the groups' versions move on, each gets an audit row, and the
 user's roles, if any, change to none.
 
-Consumers that write to one database form one Kafka consumer group, named
-after that database, so that several stacks can share a broker. Offsets are
+The consumer group is `settings.group_mapping_consumer_group`; offsets are
 committed after the changes, so an event is applied at least once, and
 applying one twice changes nothing the second time.
 """
@@ -24,7 +23,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
-from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.group_mapping import audit
@@ -41,12 +39,6 @@ DEPROVISIONED_TOPIC = "scim.user_deprovisioned"
 DEPROVISION = "DEPROVISION"
 _MEMBERS = GroupMembership.__table__.c
 _BATCH = 200
-
-
-def consumer_group_for(database_url: str) -> str:
-    """Return the Kafka consumer group of the consumers writing to a database."""
-    url = make_url(database_url)
-    return f"rivane-group-mapping.{url.host}.{url.port}.{url.database}"
 
 
 class MembershipCleaner:

@@ -34,6 +34,11 @@ from services.group_mapping.member_filter import Predicate, compile_member_filte
 from services.group_mapping.models import GroupMembership, ScimGroup, fold_case
 from services.group_mapping.resource import GROUP_URN
 
+# A filter IdPs send is a few dozen characters; the parser's work grows with
+# the text, so a bound keeps one request from holding a worker.
+MAX_FILTER_LENGTH = 8192
+MAX_SORT_BY_LENGTH = 1024
+
 _GROUP = ScimGroup.__table__.c
 _MEMBERS = GroupMembership.__table__.c
 _LIKE = {
@@ -68,6 +73,8 @@ def compile_group_filter(filter_text: str) -> Predicate:
         InvalidFilter: the filter does not parse, or names or compares what a
             Group does not have.
     """
+    if len(filter_text) > MAX_FILTER_LENGTH:
+        raise InvalidFilter(f"the filter is longer than {MAX_FILTER_LENGTH} characters")
     try:
         node = ScimFilter(filter_text).ast
     except InvalidFilterException as error:
@@ -82,7 +89,7 @@ def group_sort_key(sort_by: str) -> ColumnElement[Any]:
         InvalidValue: `sort_by` names nothing a group can be sorted by.
     """
     try:
-        node = Path(sort_by).ast
+        node = Path(sort_by).ast if len(sort_by) <= MAX_SORT_BY_LENGTH else None
     except InvalidPathException:
         node = None
     keys: dict[tuple[str, str | None], ColumnElement[Any]] = {
@@ -154,7 +161,11 @@ class _GroupFilter(FilterVisitor[Predicate]):
 
 def _with_member(member_filter: FilterNode | None) -> Predicate:
     """Groups with a member the filter selects (any member, without one)."""
-    query = sa.select(sa.literal(1)).where(_MEMBERS.group_id == _GROUP.group_id)
+    query: sa.Select[Any] = (
+        sa.select(sa.literal_column("1"))
+        .where(_MEMBERS.group_id == _GROUP.group_id)
+        .correlate(ScimGroup.__table__)
+    )
     if member_filter is not None:
         try:
             query = query.where(compile_member_filter(member_filter))

@@ -8,13 +8,14 @@ bump, no audit row, no event (RFC 7644 §3.5.2: a repeated PATCH is harmless).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, literal, select
+from sqlalchemy import Text, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.errors import NotFound, PreconditionFailed, Uniqueness
@@ -23,7 +24,7 @@ from services.group_mapping.context import ChangeContext, parse_id
 from services.group_mapping.directory import UserDirectory
 from services.group_mapping.events import Cause
 from services.group_mapping.members import MemberChanges
-from services.group_mapping.models import AuditAction, ScimGroup, fold_case
+from services.group_mapping.models import AuditAction, RoleMapping, ScimGroup, fold_case
 from services.group_mapping.patch import (
     AddMembers,
     Attributes,
@@ -34,7 +35,7 @@ from services.group_mapping.patch import (
     read_patch,
 )
 from services.group_mapping.resource import read_group
-from services.group_mapping.roles import Membership, apply_role_changes, group_roles
+from services.group_mapping.roles import Membership, apply_role_changes
 from services.group_mapping.unit_of_work import UnitOfWork
 
 MemberWork = Callable[[AsyncSession, ScimGroup, MemberChanges], Awaitable[None]]
@@ -165,29 +166,34 @@ class GroupService:
         """Apply a SCIM PatchOp; a repeat that changes nothing writes nothing."""
         uid = _group_uuid(group_id)
         plan = read_patch(patch_body, group_id=str(uid))
-        added = await self._directory.require_users(org_id=org_id, ids=plan.added_ids)
+        # The identity service answers while the group row is being locked;
+        # nothing is written before its answer.
+        checked = self._check_users(org_id=org_id, ids=plan.added_ids)
 
         async def work(
             session: AsyncSession, group: ScimGroup, changes: MemberChanges
         ) -> None:
+            added = await checked
             await _run_member_steps(session, group, plan, added=added, changes=changes)
 
-        return await self._change(
-            org_id=org_id,
-            group_id=group_id,
-            context=context,
-            expected_version=expected_version,
-            attributes=plan,
-            work=work,
-        )
+        try:
+            return await self._change(
+                org_id=org_id,
+                group_id=group_id,
+                context=context,
+                expected_version=expected_version,
+                attributes=plan,
+                work=work,
+            )
+        finally:
+            checked.cancel()
 
     async def delete(
         self, *, org_id: uuid.UUID, group_id: str, context: ChangeContext
     ) -> None:
         """Delete a group, its memberships and its role mappings."""
         async with self._unit_of_work() as session:
-            group = await _load(session, org_id=org_id, group_id=group_id)
-            roles = await group_roles(session, group_id=group.group_id)
+            group, roles = await _load(session, org_id=org_id, group_id=group_id)
             # Only the members of a group that grants roles need each a look.
             affected = (
                 await members.all_members(session, group_id=group.group_id)
@@ -233,7 +239,7 @@ class GroupService:
     ) -> tuple[GroupRecord, bool]:
         unit = self._unit_of_work()
         async with unit as session:
-            group = await _load(session, org_id=org_id, group_id=group_id)
+            group, roles = await _load(session, org_id=org_id, group_id=group_id)
             if expected_version and expected_version != group.version:
                 raise PreconditionFailed(
                     f'version mismatch: the group is at W/"{group.version}"'
@@ -276,7 +282,6 @@ class GroupService:
                 context=context,
                 occurred_at=now,
             )
-            roles = await group_roles(session, group_id=group.group_id)
             await apply_role_changes(
                 session,
                 memberships=[
@@ -297,8 +302,24 @@ class GroupService:
             record = GroupRecord.of(group)
         return record, True
 
+    def _check_users(
+        self, *, org_id: uuid.UUID, ids: list[str]
+    ) -> asyncio.Task[dict[str, uuid.UUID]]:
+        """Start checking that `ids` are users of the org, in the background."""
+        task = asyncio.create_task(
+            self._directory.require_users(org_id=org_id, ids=ids)
+        )
+        # A change that fails before it needs the answer still collects it.
+        task.add_done_callback(_collect)
+        return task
+
     def _unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._sessions, on_committed=self._on_committed)
+
+
+def _collect(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def _run_member_steps(
@@ -337,17 +358,28 @@ def _group_uuid(group_id: str) -> uuid.UUID:
 
 async def _load(
     session: AsyncSession, *, org_id: uuid.UUID, group_id: str
-) -> ScimGroup:
-    """Return the group, its row locked until the transaction ends."""
-    query = (
-        select(ScimGroup)
-        .where(ScimGroup.group_id == _group_uuid(group_id), ScimGroup.org_id == org_id)
-        .with_for_update()
+) -> tuple[ScimGroup, frozenset[str]]:
+    """Return the group, its row locked until the transaction ends, and its roles.
+
+    Mappings change only under the same row lock, so the roles read here hold
+    for the whole transaction.
+    """
+    roles = (
+        select(func.coalesce(func.array_agg(RoleMapping.role_id), text("'{}'")))
+        .where(RoleMapping.scim_group == ScimGroup.group_id)
+        .correlate(ScimGroup)
+        .scalar_subquery()
     )
-    group = (await session.execute(query)).scalar_one_or_none()
-    if group is None:
+    query = (
+        select(ScimGroup, roles)
+        .where(ScimGroup.group_id == _group_uuid(group_id), ScimGroup.org_id == org_id)
+        .with_for_update(of=ScimGroup)
+    )
+    found = (await session.execute(query)).one_or_none()
+    if found is None:
         raise NotFound(f"Group {group_id} not found")
-    return group
+    group, role_ids = found
+    return group, frozenset(role_ids)
 
 
 async def _check_name_free(

@@ -180,10 +180,13 @@ class RoleMappingService:
         member_count = (
             sa.select(sa.func.count())
             .where(_MEMBERS.group_id == _GROUP.group_id)
+            .correlate(ScimGroup.__table__)
             .scalar_subquery()
         )
         mapped = sa.exists(
-            sa.select(sa.literal(1)).where(_MAPPINGS.scim_group == _GROUP.group_id)
+            sa.select(sa.literal_column("1"))
+            .where(_MAPPINGS.scim_group == _GROUP.group_id)
+            .correlate(ScimGroup.__table__)
         )
         async with self._engine.connect() as connection:
             rows = await connection.execute(

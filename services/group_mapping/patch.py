@@ -38,6 +38,7 @@ from services.group_mapping.resource import (
 
 PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _OPS = ("add", "remove", "replace")
+MAX_PATH_LENGTH = 1024
 _READ_ONLY = frozenset({"id", "meta"})
 
 
@@ -169,6 +170,8 @@ class _PatchReader:
         if path is None:
             self._read_pathless(op, value)
             return
+        if len(path) > MAX_PATH_LENGTH:
+            raise InvalidPath(f"a path is at most {MAX_PATH_LENGTH} characters")
         try:
             node = Path(path).ast
         except InvalidPathException as error:

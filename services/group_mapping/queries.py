@@ -68,24 +68,27 @@ class GroupQueries:
     ) -> AsyncIterator[GroupPart]:
         """Yield the group, then its members a page at a time, or raise `NotFound`."""
         uid = parse_id(group_id)
-        async with self._snapshot() as connection:
-            row = (
-                None
-                if uid is None
-                else (
-                    await connection.execute(
-                        sa.select(ScimGroup.__table__).where(
-                            _GROUP.group_id == uid, _GROUP.org_id == org_id
-                        )
-                    )
-                ).one_or_none()
-            )
+        if uid is None:
+            raise NotFound(f"Group {group_id} not found")
+        query = sa.select(ScimGroup.__table__).where(
+            _GROUP.group_id == uid, _GROUP.org_id == org_id
+        )
+        if not include_members:
+            # One statement sees one state: no transaction of its own needed.
+            async with self._engine.connect() as connection:
+                row = (await connection.execute(query)).one_or_none()
             if row is None:
                 raise NotFound(f"Group {group_id} not found")
             yield GroupPart(group=GroupRecord.of(row))
-            if include_members:
-                async for page in self._members(connection, org_id, row.group_id):
-                    yield GroupPart(member_ids=page)
+            return
+
+        async with self._snapshot() as connection:
+            row = (await connection.execute(query)).one_or_none()
+            if row is None:
+                raise NotFound(f"Group {group_id} not found")
+            yield GroupPart(group=GroupRecord.of(row))
+            async for page in self._members(connection, org_id, row.group_id):
+                yield GroupPart(member_ids=page)
 
     async def search(
         self,

@@ -9,7 +9,7 @@ import signal
 
 from services.common.logging import configure_logging
 from services.common.settings import get_settings
-from services.common.telemetry import configure_tracing
+from services.common.telemetry import configure_tracing, shutdown_tracing
 from services.identity.app import IdentityApp
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ def main() -> None:
     configure_tracing("identity")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve())
+    # Spans still in the exporter's buffer leave before the process does.
+    shutdown_tracing()
 
 
 if __name__ == "__main__":

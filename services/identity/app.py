@@ -6,18 +6,27 @@ import asyncio
 import contextlib
 
 import grpc
+from redis.asyncio import Redis
 
+from protos.rivane.identity.v1 import admin_pb2_grpc
 from protos.rivane.identity.v1 import identity_pb2_grpc as pb_grpc
 from protos.rivane.session_revocation.v1 import session_revocation_pb2_grpc
+from services.common.health import HealthReporter
 from services.common.metrics import MetricsServer
 from services.common.settings import StackSettings
 from services.common.telemetry import grpc_client_interceptors, grpc_server_interceptors
+from services.identity.admin_audit import AdminAuditLog
+from services.identity.admin_credentials import AdminCredentials
+from services.identity.admin_server import IdentityAdminServicer
 from services.identity.audit import AuditTrail
 from services.identity.db import create_engine, session_factory
+from services.identity.org_schemas import OrgSchemas
 from services.identity.orgs import OrgDirectory
 from services.identity.relay import identity_relay
 from services.identity.revocation import RevocationNotifier
 from services.identity.server import IdentityServicer
+from services.identity.token_announcer import TokenAnnouncer
+from services.identity.token_resolver import TokenResolver
 from services.identity.tokens import TokenStore
 from services.identity.users import UserService
 
@@ -43,15 +52,24 @@ class IdentityApp:
             ),
             timeout=settings.revocation_fast_path_timeout,
         )
+        self.schemas = OrgSchemas(sessions)
         self.users = UserService(
             sessions,
             on_committed=self.relay.wake,
             on_access_removed=self.revocations.notify,
+            schemas=self.schemas,
         )
-        self.tokens = TokenStore(self.engine)
+        # Token changes reach every gateway replica over Redis pub/sub.
+        self._redis = Redis.from_url(
+            settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5
+        )
+        self.tokens = TokenStore(
+            self.engine, announce=TokenAnnouncer(self._redis).announce
+        )
         self._metrics = MetricsServer(settings.identity_metrics_port)
         self._run_relay = relay
         self._relay_task: asyncio.Task[None] | None = None
+        self._health: HealthReporter
         self._server: grpc.aio.Server | None = None
 
     async def start(self, address: str) -> int:
@@ -60,13 +78,31 @@ class IdentityApp:
         server = grpc.aio.server(interceptors=grpc_server_interceptors())
         servicer = IdentityServicer(
             users=self.users,
-            tokens=self.tokens,
+            tokens=TokenResolver(self.engine),
             orgs=OrgDirectory(self.engine),
             audit=AuditTrail(self.engine),
+            schemas=self.schemas,
         )
         pb_grpc.add_IdentityServiceServicer_to_server(servicer, server)
+        self._health = HealthReporter(
+            server,
+            [
+                "rivane.identity.v1.IdentityService",
+                "rivane.identity.v1.IdentityAdminService",
+            ],
+        )
+        admin_pb2_grpc.add_IdentityAdminServiceServicer_to_server(
+            IdentityAdminServicer(
+                orgs=OrgDirectory(self.engine),
+                tokens=self.tokens,
+                credentials=AdminCredentials(self.engine),
+                audit=AdminAuditLog(self.engine),
+            ),
+            server,
+        )
         port = server.add_insecure_port(address)
         await server.start()
+        await self._health.serving()
         self._server = server
         if self._run_relay:
             self._relay_task = asyncio.create_task(
@@ -77,12 +113,19 @@ class IdentityApp:
     async def stop(self) -> None:
         """Finish in-flight calls, stop the relay and close the pool."""
         if self._server is not None:
+            await self._health.shutting_down()
             await self._server.stop(_GRACE_SECONDS)
         if self._relay_task is not None:
-            self._relay_task.cancel()
+            # The relay ends between batches; one that hangs on Kafka is cut.
+            self.relay.stop()
+            try:
+                await asyncio.wait_for(self._relay_task, timeout=_GRACE_SECONDS)
+            except TimeoutError:
+                pass
             with contextlib.suppress(asyncio.CancelledError):
                 await self._relay_task
         await self.revocations.drain(seconds=_GRACE_SECONDS)
         await self._revocation_channel.close()
+        await self._redis.aclose()
         await self.engine.dispose()
         self._metrics.stop()

@@ -9,15 +9,19 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from services.common.telemetry import trace_engine
+
 
 def create_engine(database_url: str) -> AsyncEngine:
-    """Return an engine with a pool sized for one service process."""
-    return create_async_engine(
+    """Return an engine with a pool sized for one service process, traced."""
+    engine = create_async_engine(
         database_url,
         pool_size=10,
         max_overflow=10,
         pool_pre_ping=True,
     )
+    trace_engine(engine)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

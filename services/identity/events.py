@@ -44,8 +44,12 @@ def add_user_event(
     request_id: str,
     request_received_at: datetime,
     occurred_at: datetime,
+    attributes: dict[str, Any] | None = None,
 ) -> EventType:
-    """Queue the event of `action` on `user` in the outbox of `session`."""
+    """Queue the event of `action` on `user` in the outbox of `session`.
+
+    `attributes` are the user's SCIM attributes as consumers may see them.
+    """
     event_type = EVENT_FOR_ACTION[action]
     headers = inject_headers()
     payload: dict[str, Any] = {
@@ -64,6 +68,8 @@ def add_user_event(
         "request_id": request_id,
         "trace": headers,
     }
+    if attributes is not None:
+        payload["attributes"] = attributes
     session.add(
         OutboxEvent(
             event_id=event_id,

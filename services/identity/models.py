@@ -74,18 +74,80 @@ class Org(Base):
 
 
 class ScimToken(Base):
-    """A SCIM bearer token of one org, stored only as its SHA-256 hash."""
+    """A SCIM bearer token of one org, stored only as its SHA-256 hash.
+
+    A token is live while it is neither revoked nor past `expires_at`; an org
+    may hold several live tokens, which is how a rotation keeps the old one
+    working during its grace period.
+    """
 
     __tablename__ = "scim_token"
 
     token_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.org_id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    description: Mapped[str] = mapped_column(Text, default="")
+    # What the token is for ("Okta production"), chosen by an admin.
+    name: Mapped[str] = mapped_column(Text, default="")
+    # The start of the token, shown to admins to tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # Written at most once a minute per token and identity process.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AdminCredentialKind(enum.StrEnum):
+    """Where an admin credential comes from."""
+
+    # Configured (RIVANE_ADMIN_TOKEN or the token file); the gateway checks
+    # it, and its hash is kept here so that audit rows can name it.
+    BOOTSTRAP = "BOOTSTRAP"
+    # Issued through the admin API; checked here, revocable.
+    ISSUED = "ISSUED"
+
+
+class AdminCredential(Base):
+    """A credential of the admin API, stored only as its SHA-256 hash."""
+
+    __tablename__ = "admin_credential"
+
+    credential_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(Text, default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AdminAudit(Base):
+    """One row per admin action, written with the change it made."""
+
+    __tablename__ = "admin_audit"
+
+    audit_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_credential_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("admin_credential.credential_id")
+    )
+    action: Mapped[str] = mapped_column(String(32))
+    org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("org.org_id"))
+    # What the action was done to: a token or credential id.
+    target: Mapped[str] = mapped_column(Text, default="")
+    # Names, ids, times; never a secret or a hash.
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    request_id: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_admin_audit_occurred", "occurred_at", "audit_id"),
+        Index("ix_admin_audit_org_occurred", "org_id", "occurred_at"),
+    )
 
 
 class User(Base):
@@ -165,3 +227,25 @@ class OutboxEvent(Base):
             postgresql_where=text("published_at IS NULL"),
         ),
     )
+
+
+class OrgSchema(Base):
+    """A User schema extension an org registered (RFC 7643 §7 Schema document).
+
+    The identity service is its only writer; `version` grows with each change,
+    so a cached copy can tell it is stale.
+    """
+
+    __tablename__ = "org_schema"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("org.org_id"), primary_key=True
+    )
+    urn: Mapped[str] = mapped_column(Text, primary_key=True)
+    # The Schema document as registered, in its RFC 7643 §7 JSON form.
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # RFC 7643 §6: whether every User of the org must carry the extension.
+    required: Mapped[bool] = mapped_column(default=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -23,10 +23,14 @@ from services.common.errors import (
     error_metadata,
     grpc_code_for,
 )
+from services.identity.admin_audit import AdminContext
 from services.identity.audit import AuditEntry, AuditTrail
 from services.identity.models import User, UserStatus
+from services.identity.org_schemas import OrgSchemas, RegisteredSchema
 from services.identity.orgs import OrgDirectory
-from services.identity.tokens import TokenStore
+from services.identity.scim.resource import visible_attributes
+from services.identity.scim.schema import USER_SCHEMA, ResourceSchema
+from services.identity.token_resolver import TokenResolver
 from services.identity.users import ChangeContext, UserService, parse_id
 
 logger = logging.getLogger(__name__)
@@ -111,9 +115,12 @@ def _audit_entry(entry: AuditEntry) -> pb.AuditEntry:
     return message
 
 
-def to_message(user: User) -> pb.User:
-    """Render a stored user for the wire."""
-    attributes = {**user.attributes, "active": user.status == UserStatus.ACTIVE}
+def to_message(user: User, *, schema: ResourceSchema = USER_SCHEMA) -> pb.User:
+    """Render a stored user for the wire, without values returned never."""
+    attributes = {
+        **visible_attributes(user.attributes, schema=schema),
+        "active": user.status == UserStatus.ACTIVE,
+    }
     return pb.User(
         id=str(user.user_id),
         org_id=str(user.org_id),
@@ -132,14 +139,19 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         self,
         *,
         users: UserService,
-        tokens: TokenStore,
+        tokens: TokenResolver,
         orgs: OrgDirectory,
         audit: AuditTrail,
+        schemas: OrgSchemas | None = None,
     ) -> None:
         self._users = users
         self._tokens = tokens
         self._orgs = orgs
         self._audit = audit
+        self._schemas = schemas
+
+    async def _render(self, user: User) -> pb.User:
+        return to_message(user, schema=await self._users.schema_for(org_id=user.org_id))
 
     @scim_errors
     async def CreateUser(
@@ -150,21 +162,23 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             payload=load_object(request.resource_json, what="User body"),
             context=_change_context(request.context),
         )
-        return to_message(user)
+        return await self._render(user)
 
     @scim_errors
     async def GetUser(self, request: pb.GetUserRequest, context: Context) -> pb.User:
         user = await self._users.get(
             org_id=_org(request.org_id), user_id=request.user_id
         )
-        return to_message(user)
+        return await self._render(user)
 
     @scim_errors
     async def ListUsers(
         self, request: pb.ListUsersRequest, context: Context
     ) -> pb.ListUsersResponse:
+        org_id = _org(request.org_id)
+        schema = await self._users.schema_for(org_id=org_id)
         page = await self._users.list(
-            org_id=_org(request.org_id),
+            org_id=org_id,
             filter_text=request.filter,
             start_index=max(request.start_index, 1),
             count=max(request.count, 0),
@@ -173,7 +187,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         )
         return pb.ListUsersResponse(
             total_results=page.total_results,
-            users=[to_message(user) for user in page.users],
+            users=[to_message(user, schema=schema) for user in page.users],
         )
 
     @scim_errors
@@ -187,7 +201,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             context=_change_context(request.context),
             expected_version=request.expected_version,
         )
-        return to_message(user)
+        return await self._render(user)
 
     @scim_errors
     async def PatchUser(
@@ -200,7 +214,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             context=_change_context(request.context),
             expected_version=request.expected_version,
         )
-        return pb.PatchUserResponse(user=to_message(user), changed=changed)
+        return pb.PatchUserResponse(user=await self._render(user), changed=changed)
 
     @scim_errors
     async def DeleteUser(
@@ -214,26 +228,16 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         return pb.DeleteUserResponse()
 
     @scim_errors
-    async def CreateToken(
-        self, request: pb.CreateTokenRequest, context: Context
-    ) -> pb.CreateTokenResponse:
-        issued = await self._tokens.create(
-            org_name=request.org_name, description=request.description
-        )
-        return pb.CreateTokenResponse(
-            org_id=str(issued.org_id),
-            token_id=str(issued.token_id),
-            token=issued.secret,
-        )
-
-    @scim_errors
     async def ResolveToken(
         self, request: pb.ResolveTokenRequest, context: Context
     ) -> pb.ResolveTokenResponse:
         owner = await self._tokens.resolve(request.token)
-        return pb.ResolveTokenResponse(
+        reply = pb.ResolveTokenResponse(
             org_id=str(owner.org_id), token_id=str(owner.token_id)
         )
+        if owner.expires_at is not None:
+            reply.expires_at.CopyFrom(_timestamp(owner.expires_at))
+        return reply
 
     @scim_errors
     async def GetOrg(self, request: pb.GetOrgRequest, context: Context) -> pb.Org:
@@ -260,3 +264,59 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             org_id=_org(request.org_id), user_ids=list(request.user_ids)
         )
         return pb.CheckUsersResponse(existing_ids=[str(uid) for uid in existing])
+
+    @scim_errors
+    async def RegisterSchema(
+        self, request: pb.RegisterSchemaRequest, context: Context
+    ) -> pb.RegisterSchemaResponse:
+        registered, created = await self._org_schemas().register(
+            org_id=_org(request.org_id),
+            document=load_object(request.schema_json, what="Schema document"),
+            required=request.required,
+            admin=_admin_context(request.request_id, request.credential_id),
+        )
+        return pb.RegisterSchemaResponse(
+            schema=_schema_message(registered), created=created
+        )
+
+    @scim_errors
+    async def ListSchemas(
+        self, request: pb.ListSchemasRequest, context: Context
+    ) -> pb.ListSchemasResponse:
+        schemas = await self._org_schemas().list(org_id=_org(request.org_id))
+        return pb.ListSchemasResponse(schemas=[_schema_message(s) for s in schemas])
+
+    @scim_errors
+    async def DeleteSchema(
+        self, request: pb.DeleteSchemaRequest, context: Context
+    ) -> pb.DeleteSchemaResponse:
+        check_text(request.urn, what="schema URN")
+        await self._org_schemas().delete(
+            org_id=_org(request.org_id),
+            urn=request.urn,
+            admin=_admin_context(request.request_id, request.credential_id),
+        )
+        return pb.DeleteSchemaResponse()
+
+    def _org_schemas(self) -> OrgSchemas:
+        if self._schemas is None:
+            raise NotFound("org schemas are not served here")
+        return self._schemas
+
+
+def _admin_context(request_id: str, credential_id: str) -> AdminContext:
+    check_text(request_id, what="request id")
+    return AdminContext(
+        credential_id=parse_id(credential_id), request_id=request_id or "-"
+    )
+
+
+def _schema_message(schema: RegisteredSchema) -> pb.OrgSchema:
+    return pb.OrgSchema(
+        urn=schema.urn,
+        schema_json=json.dumps(schema.document),
+        required=schema.required,
+        version=schema.version,
+        created_at=_timestamp(schema.created_at),
+        updated_at=_timestamp(schema.updated_at),
+    )

@@ -28,10 +28,13 @@ from services.identity.models import (
     UserStatus,
     fold_case,
 )
+from services.identity.org_schemas import OrgSchemas
 from services.identity.revocation import AccessRemoved
 from services.identity.scim.filters import compile_user_filter, user_sort_key
 from services.identity.scim.patch import apply_patch
-from services.identity.scim.resource import normalize_user
+from services.identity.scim.resource import normalize_user, visible_attributes
+from services.identity.scim.schema import ResourceSchema
+from services.identity.unique_values import check_unique_values
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +96,11 @@ class UserService:
         *,
         on_committed: Callable[[], None] | None = None,
         on_access_removed: Callable[[AccessRemoved], None] | None = None,
+        schemas: OrgSchemas | None = None,
     ) -> None:
         self._sessions = sessions
+        # Each org's User schema: the built-in ones and those it registered.
+        self._schemas = schemas or OrgSchemas(sessions)
         # Wakes the outbox relay as soon as an event is committed.
         self._on_committed = on_committed or (lambda: None)
         # The revocation fast path, told after a deactivation or deletion.
@@ -104,22 +110,26 @@ class UserService:
         self, *, org_id: uuid.UUID, payload: dict[str, Any], context: ChangeContext
     ) -> User:
         """Provision a new user from a SCIM User body."""
-        attributes = normalize_user(payload)
-        now = datetime.now(UTC)
-        user = User(
-            user_id=uuid.uuid4(),
-            org_id=org_id,
-            user_name=attributes["userName"],
-            external_id=attributes.get("externalId"),
-            status=_status_for(attributes),
-            attributes=attributes,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
         async with self._unit_of_work() as session:
+            schema = await self._schemas.load(session, org_id=org_id, lock=True)
+            attributes = normalize_user(payload, schema=schema)
+            now = datetime.now(UTC)
+            user = User(
+                user_id=uuid.uuid4(),
+                org_id=org_id,
+                user_name=attributes["userName"],
+                external_id=attributes.get("externalId"),
+                status=_status_for(attributes),
+                attributes=attributes,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
             await self._check_user_name_free(
                 session, org_id=org_id, user_name=user.user_name, user_id=None
+            )
+            await check_unique_values(
+                session, org_id=org_id, schema=schema, attributes=attributes
             )
             session.add(user)
             await session.flush()
@@ -129,8 +139,13 @@ class UserService:
                 before=None,
                 user=user,
                 context=context,
+                schema=schema,
             )
         return user
+
+    async def schema_for(self, *, org_id: uuid.UUID) -> ResourceSchema:
+        """Return the User schema of an org: the built-in schemas and its own."""
+        return await self._schemas.for_org(org_id=org_id)
 
     async def get(self, *, org_id: uuid.UUID, user_id: str) -> User:
         """Return a user that has not been deprovisioned, or raise `NotFound`."""
@@ -169,14 +184,15 @@ class UserService:
             User.org_id == org_id,
             User.status != UserStatus.DEPROVISIONED,
         ]
+        schema = await self._schemas.for_org(org_id=org_id)
         if filter_text.strip():
-            conditions.append(compile_user_filter(filter_text))
+            conditions.append(compile_user_filter(filter_text, schema=schema))
 
         # RFC 7644 §3.4.2.4: a stable order, so that pages neither repeat nor
         # skip users while nothing changes.
         order: list[Any] = [User.created_at, User.user_id]
         if sort_by:
-            key = user_sort_key(sort_by)
+            key = user_sort_key(sort_by, schema=schema)
             order = [key.desc() if descending else key.asc(), User.user_id]
 
         async with self._sessions() as session:
@@ -205,13 +221,12 @@ class UserService:
         expected_version: int = 0,
     ) -> tuple[User, bool]:
         """Replace a user's attributes with a full SCIM User body (PUT)."""
-        attributes = normalize_user(payload)
         return await self._change(
             org_id=org_id,
             user_id=user_id,
             context=context,
             expected_version=expected_version,
-            compute=lambda _current: attributes,
+            compute=lambda _current, schema: normalize_user(payload, schema=schema),
         )
 
     async def patch(
@@ -229,8 +244,8 @@ class UserService:
             user_id=user_id,
             context=context,
             expected_version=expected_version,
-            compute=lambda current: apply_patch(
-                current, patch_body, resource_id=str(parse_id(user_id))
+            compute=lambda current, schema: apply_patch(
+                current, patch_body, resource_id=str(parse_id(user_id)), schema=schema
             ),
         )
 
@@ -239,6 +254,7 @@ class UserService:
     ) -> User:
         """Deprovision a user: the record and its audit trail stay, SCIM reads 404."""
         async with self._unit_of_work() as session:
+            schema = await self._schemas.load(session, org_id=org_id)
             user = await self._load(session, org_id=org_id, user_id=user_id, lock=True)
             before = _snapshot(user)
             now = datetime.now(UTC)
@@ -254,6 +270,7 @@ class UserService:
                 before=before,
                 user=user,
                 context=context,
+                schema=schema,
             )
         self._committed(
             action=AuditAction.DEPROVISION,
@@ -270,9 +287,10 @@ class UserService:
         user_id: str,
         context: ChangeContext,
         expected_version: int,
-        compute: Callable[[dict[str, Any]], dict[str, Any]],
+        compute: Callable[[dict[str, Any], ResourceSchema], dict[str, Any]],
     ) -> tuple[User, bool]:
         async with self._unit_of_work() as session:
+            schema = await self._schemas.load(session, org_id=org_id, lock=True)
             user = await self._load(session, org_id=org_id, user_id=user_id, lock=True)
             if expected_version and expected_version != user.version:
                 raise PreconditionFailed(
@@ -280,7 +298,7 @@ class UserService:
                 )
 
             current = {**user.attributes, "active": user.status == UserStatus.ACTIVE}
-            attributes = compute(current)
+            attributes = compute(current, schema)
             if attributes == current:
                 # RFC 7644 §3.5.2: repeating a PATCH is harmless; nothing is
                 # written, so no version bump, audit record or event.
@@ -293,6 +311,14 @@ class UserService:
                     user_name=attributes["userName"],
                     user_id=user.user_id,
                 )
+            await check_unique_values(
+                session,
+                org_id=org_id,
+                schema=schema,
+                attributes=attributes,
+                held=user.attributes,
+                user_id=user.user_id,
+            )
             before = _snapshot(user)
             new_status = _status_for(attributes)
             action = _action_for(user, new_status)
@@ -304,7 +330,12 @@ class UserService:
             user.updated_at = datetime.now(UTC)
             await session.flush()
             event_id = self._record(
-                session, action=action, before=before, user=user, context=context
+                session,
+                action=action,
+                before=before,
+                user=user,
+                context=context,
+                schema=schema,
             )
         self._committed(action=action, user=user, event_id=event_id, context=context)
         return user, True
@@ -381,6 +412,7 @@ class UserService:
         before: dict[str, Any] | None,
         user: User,
         context: ChangeContext,
+        schema: ResourceSchema,
     ) -> uuid.UUID:
         event_id = uuid.uuid4()
         occurred_at = user.updated_at
@@ -408,6 +440,9 @@ class UserService:
             request_id=context.request_id,
             request_received_at=context.received_at,
             occurred_at=occurred_at,
+            # Consumers see the user's SCIM attributes, extensions included,
+            # but never a value its schema says is never returned.
+            attributes=visible_attributes(user.attributes, schema=schema),
         )
         logger.info(
             "user %s: %s to version %d",

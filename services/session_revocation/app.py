@@ -9,8 +9,10 @@ import logging
 import grpc
 from redis.asyncio import Redis
 
+from protos.rivane.group_mapping.v1 import group_mapping_pb2_grpc
 from protos.rivane.identity.v1 import identity_pb2_grpc
 from protos.rivane.session_revocation.v1 import session_revocation_pb2_grpc as pb_grpc
+from services.common.health import HealthReporter
 from services.common.metrics import MetricsServer
 from services.common.settings import StackSettings
 from services.common.telemetry import grpc_client_interceptors, grpc_server_interceptors
@@ -19,6 +21,7 @@ from services.session_revocation.db import create_engine
 from services.session_revocation.keys import load_signing_key
 from services.session_revocation.records import RevocationRecords
 from services.session_revocation.revocations import Revoker
+from services.session_revocation.roles import UserRoles
 from services.session_revocation.server import SessionRevocationServicer
 from services.session_revocation.sessions import SessionService
 from services.session_revocation.store import SessionStore
@@ -41,6 +44,10 @@ class RevocationApp:
         self._identity_channel = grpc.aio.insecure_channel(
             settings.identity_addr, interceptors=grpc_client_interceptors()
         )
+        # Tokens carry the user's roles, which the group-mapping service knows.
+        self._group_mapping_channel = grpc.aio.insecure_channel(
+            settings.group_mapping_addr, interceptors=grpc_client_interceptors()
+        )
         store = SessionStore(
             self.redis, max_token_ttl_seconds=settings.session_token_max_ttl_seconds
         )
@@ -54,6 +61,11 @@ class RevocationApp:
             ),
             default_ttl_seconds=settings.session_token_ttl_seconds,
             max_ttl_seconds=settings.session_token_max_ttl_seconds,
+            roles=UserRoles(
+                group_mapping_pb2_grpc.GroupMappingServiceStub(
+                    self._group_mapping_channel
+                )
+            ),
         )
         self.consumer = DeprovisionConsumer(
             revoker=self.revoker,
@@ -75,8 +87,13 @@ class RevocationApp:
             ),
             server,
         )
+        health = HealthReporter(
+            server, ["rivane.session_revocation.v1.SessionRevocationService"]
+        )
         port = server.add_insecure_port(address)
         await server.start()
+        await health.serving()
+        self._health = health
         self._server = server
         if self._consume:
             self._consumer_task = asyncio.create_task(
@@ -87,12 +104,14 @@ class RevocationApp:
     async def stop(self) -> None:
         """Finish in-flight calls, leave the consumer group, close the clients."""
         if self._server is not None:
+            await self._health.shutting_down()
             await self._server.stop(_GRACE_SECONDS)
         if self._consumer_task is not None:
             self._consumer_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._consumer_task
         await self._identity_channel.close()
+        await self._group_mapping_channel.close()
         await self.redis.aclose()
         await self.engine.dispose()
         self._metrics.stop()

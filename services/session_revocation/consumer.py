@@ -89,7 +89,6 @@ class DeprovisionConsumer:
             enable_auto_commit=False,
             # A group's first start reads what was published before it.
             auto_offset_reset="earliest",
-            request_timeout_ms=10_000,
         )
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
@@ -108,7 +107,8 @@ class DeprovisionConsumer:
         if notice is None:
             return
         headers = {
-            name: value.decode("utf-8", "replace") for name, value in record.headers
+            name: (value or b"").decode("utf-8", "replace")
+            for name, value in record.headers
         }
         backoff = self._retry
         with tracer.start_as_current_span(

@@ -35,6 +35,12 @@ class IdentityUnavailable(RevocationError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class RolesUnavailable(RevocationError):
+    """The group-mapping service did not say a user's roles; the caller may retry."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
 class StoreUnavailable(RevocationError):
     """Redis or PostgreSQL did not answer; the caller may retry."""
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from services.session_revocation import metrics
 from services.session_revocation.errors import InvalidRequest, UserNotActive
 from services.session_revocation.revocations import parse_uuid
+from services.session_revocation.roles import UserRoles
 from services.session_revocation.store import SessionStore
 from services.session_revocation.tokens import (
     AccessTokens,
@@ -42,6 +43,7 @@ class SessionService:
         users: UserStatuses,
         default_ttl_seconds: int,
         max_ttl_seconds: int,
+        roles: UserRoles | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -50,6 +52,7 @@ class SessionService:
         self._users = users
         self._default_ttl = default_ttl_seconds
         self._max_ttl = max_ttl_seconds
+        self._roles = roles
         self._clock = clock
         self._sleep = sleep
 
@@ -68,9 +71,18 @@ class SessionService:
         if await self._users.status(org_id=org, user_id=user, fresh=True) != ACTIVE:
             raise UserNotActive("the user is not active")
 
+        roles = (
+            await self._roles.of(org_id=org, user_id=user)
+            if self._roles is not None
+            else []
+        )
         now = await self._after_latest_revocation(org_id=org, user_id=user)
         signed = self._tokens.sign(
-            org_id=org, user_id=user, issued_at=math.floor(now), ttl_seconds=ttl
+            org_id=org,
+            user_id=user,
+            issued_at=math.floor(now),
+            ttl_seconds=ttl,
+            roles=roles,
         )
         await self._store.record_issued(
             org_id=org,

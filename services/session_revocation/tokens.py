@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeGuard
 
@@ -80,9 +81,18 @@ class AccessTokens:
         self._issuer = issuer
 
     def sign(
-        self, *, org_id: str, user_id: str, issued_at: int, ttl_seconds: int
+        self,
+        *,
+        org_id: str,
+        user_id: str,
+        issued_at: int,
+        ttl_seconds: int,
+        roles: Sequence[str] = (),
     ) -> SignedToken:
-        """Sign a token for a user, valid from `issued_at` for `ttl_seconds`."""
+        """Sign a token for a user, valid from `issued_at` for `ttl_seconds`.
+
+        `roles` are the user's Rivane roles, carried in the `roles` claim.
+        """
         claims = Claims(
             iss=self._issuer,
             sub=user_id,
@@ -99,6 +109,7 @@ class AccessTokens:
                 "jti": claims.jti,
                 "iat": claims.iat,
                 "exp": claims.exp,
+                "roles": list(roles),
             },
             self._key.private_key,
             algorithm=ALGORITHM,

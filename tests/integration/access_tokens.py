@@ -133,11 +133,12 @@ class Gateway:
 
 
 async def metric_value(port: str, name: str, **labels: str) -> float:
-    """Return one sample of a service's metrics, 0 when it was never counted."""
+    """Return the sum of a metric's samples that carry `labels` (0 when none)."""
     async with httpx.AsyncClient(timeout=5) as client:
         text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and labels.items() <= sample.labels.items():
-                return float(sample.value)
-    return 0.0
+    return sum(
+        float(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )

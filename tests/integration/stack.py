@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from services.common.bearer_tokens import CredentialKind, mint
 from services.common.settings import get_settings
 from tests.integration.consumer_groups import start_group_at_end
 
@@ -51,6 +52,7 @@ def free_port() -> int:
 SERVICES: tuple[tuple[str, str, str], ...] = (
     ("identity", "services.identity", "RIVANE_IDENTITY_ADDR"),
     ("session_revocation", "services.session_revocation", "RIVANE_REVOCATION_ADDR"),
+    ("group_mapping", "services.group_mapping", "RIVANE_GROUP_MAPPING_ADDR"),
 )
 # The topics the stack's services consume, each stack in groups of its own.
 CONSUMED_TOPICS = ("scim.user_deprovisioned",)
@@ -85,6 +87,26 @@ class Stack:
         self.processes[name] = process
         port = int(self.addresses[name].rsplit(":", 1)[1])
         _wait_port(port, process, self.log_dir / f"{name}.log")
+
+    def start_gateway(self, name: str, **settings: str) -> str:
+        """Start one more gateway replica called `name`; return its base URL.
+
+        It shares the stack's services, database and Redis; `settings` are
+        RIVANE_* variables of its own, e.g. `RIVANE_RATE_LIMIT_PER_SECOND="2"`.
+        `stop(name)` stops it, and so does the end of the stack.
+        """
+        port = free_port()
+        env = {
+            **self.env,
+            "RIVANE_GATEWAY_METRICS_PORT": str(free_port()),
+            **settings,
+            "RIVANE_GATEWAY_PORT": str(port),
+        }
+        process = _spawn(name, "gateway", env, self.log_dir)
+        self.processes[name] = process
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_healthy(f"{base_url}/healthz", process, self.log_dir / f"{name}.log")
+        return base_url
 
     def stop(self, name: str) -> None:
         """Stop service `name` gracefully (SIGTERM), killing it after 10 s."""
@@ -155,7 +177,11 @@ def reset_database(database_url: str) -> None:
         "asyncio.run(main())\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT, env=env)
-    for migrate in ("services.identity.migrate", "services.session_revocation.migrate"):
+    for migrate in (
+        "services.identity.migrate",
+        "services.session_revocation.migrate",
+        "services.group_mapping.migrate",
+    ):
         subprocess.run([sys.executable, "-m", migrate], check=True, cwd=ROOT, env=env)
 
 
@@ -166,7 +192,7 @@ def running_stack(
     """Run every service and the gateway until the block ends."""
     addresses = {name: f"127.0.0.1:{free_port()}" for name, _, _ in SERVICES}
     gateway_port = free_port()
-    admin_token = secrets.token_urlsafe(24)
+    admin_token = mint(CredentialKind.ADMIN)
     env = {
         **os.environ,
         "RIVANE_DATABASE_URL": database_url,
@@ -178,16 +204,18 @@ def running_stack(
     env.update({setting: addresses[name] for name, _, setting in SERVICES})
     # Metrics on free ports, for tests to scrape; consumers in groups of this
     # stack's own, starting at the end of the topics.
+    env["RIVANE_GATEWAY_METRICS_PORT"] = str(free_port())
     env["RIVANE_IDENTITY_METRICS_PORT"] = str(free_port())
     env["RIVANE_REVOCATION_METRICS_PORT"] = str(free_port())
     env["RIVANE_REVOCATION_CONSUMER_GROUP"] = (
         f"session-revocation-{secrets.token_hex(6)}"
     )
-    start_group_at_end(
-        kafka_bootstrap,
-        group_id=env["RIVANE_REVOCATION_CONSUMER_GROUP"],
-        topics=CONSUMED_TOPICS,
-    )
+    env["RIVANE_GROUP_MAPPING_CONSUMER_GROUP"] = f"group-mapping-{secrets.token_hex(6)}"
+    for group_id in (
+        env["RIVANE_REVOCATION_CONSUMER_GROUP"],
+        env["RIVANE_GROUP_MAPPING_CONSUMER_GROUP"],
+    ):
+        start_group_at_end(kafka_bootstrap, group_id=group_id, topics=CONSUMED_TOPICS)
     log_dir.mkdir(parents=True, exist_ok=True)
     for name, _, _ in SERVICES:
         (log_dir / f"{name}.log").unlink(missing_ok=True)

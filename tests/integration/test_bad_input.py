@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from protos.rivane.identity.v1 import admin_pb2, admin_pb2_grpc
 from protos.rivane.identity.v1 import identity_pb2 as pb
 from protos.rivane.identity.v1 import identity_pb2_grpc as pb_grpc
 from services.identity.models import OutboxEvent, ProvisioningAudit, User
@@ -299,16 +300,22 @@ async def test_identity_service_answers_garbage_with_a_clean_status(
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
         (
-            "CreateToken",
-            pb.CreateTokenRequest(org_name="acme\x00"),
+            "IssueToken",
+            admin_pb2.IssueTokenRequest(
+                org_name="acme\x00",
+                create_org=True,
+                admin=admin_pb2.AdminContext(credential_id=str(uuid.uuid4())),
+            ),
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
     ]
     async with grpc.aio.insecure_channel(stack.identity_addr) as channel:
         identity = pb_grpc.IdentityServiceStub(channel)
+        admin = admin_pb2_grpc.IdentityAdminServiceStub(channel)
         for method, request, code in calls:
+            service = admin if method == "IssueToken" else identity
             with pytest.raises(grpc.aio.AioRpcError) as raised:
-                await getattr(identity, method)(request, timeout=10)
+                await getattr(service, method)(request, timeout=10)
 
             assert raised.value.code() == code, method
             trailers = dict(raised.value.trailing_metadata() or ())

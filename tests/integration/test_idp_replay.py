@@ -11,18 +11,11 @@ from tests.integration.replay import Case, load_cases, run_case
 from tests.integration.stack import Stack
 
 CASES_DIR = Path(__file__).parent / "idp_cases"
-GROUPS_PENDING = "groups come with the group-mapping service"
 
 
-def _params() -> list[object]:
-    params: list[object] = []
-    for case in load_cases(CASES_DIR):
-        marks = [pytest.mark.skip(reason=GROUPS_PENDING)] if case.touches_groups else []
-        params.append(pytest.param(case, id=case.id, marks=marks))
-    return params
-
-
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize(
+    "case", [pytest.param(case, id=case.id) for case in load_cases(CASES_DIR)]
+)
 def test_idp_case_gets_correct_answers(
     case: Case, stack: Stack, org_token: str
 ) -> None:

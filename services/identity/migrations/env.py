@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -13,8 +14,15 @@ from services.identity.models import Base
 target_metadata = Base.metadata
 
 
+def _ours(name: str | None, type_: str, parent_names: Any) -> bool:
+    # The database holds other services' tables too; autogenerate leaves them be.
+    return type_ != "table" or name in target_metadata.tables
+
+
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, include_name=_ours
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from scim2_models import Attribute, Mutability
+from scim2_models import Attribute, Mutability, Returned
 
 from services.common.errors import InvalidSyntax, InvalidValue
+from services.common.errors import Mutability as MutabilityError
 from services.identity.scim.schema import (
     USER_SCHEMA,
     ResourceSchema,
@@ -76,6 +77,8 @@ def normalize_user(
         # RFC 7644 §3.3: what the schema does not define is left out rather
         # than refused, as IdPs send attributes (`roles`, custom extensions)
         # an app never declared.
+        if target is not None:
+            refuse_read_only(target, schema=schema)
         if target is None or not is_writable(target):
             continue
         assign(resource, target=target, value=value, schema=schema)
@@ -115,6 +118,62 @@ def is_writable(target: Target) -> bool:
     )
 
 
+def refuse_read_only(target: Target, *, schema: ResourceSchema) -> None:
+    """Refuse a value for a readOnly attribute of an extension the org registered.
+
+    RFC 7644 §3.3 lets a server ignore readOnly values; built-in attributes
+    are ignored so, as IdPs send back `id`, `meta` and `groups`. An org's own
+    readOnly attribute has no such history, and a client that writes one is
+    told so (RFC 7644 §3.12 "mutability").
+    """
+    if target.extension not in schema.checked_extensions:
+        return
+    for attribute in (target.attribute, target.sub_attribute):
+        if attribute is not None and attribute.mutability == Mutability.read_only:
+            raise MutabilityError(f"'{target}' is readOnly and cannot be written")
+
+
+def visible_attributes(
+    attributes: Mapping[str, Any], *, schema: ResourceSchema
+) -> dict[str, Any]:
+    """Return a stored resource without its `returned: never` values (RFC 7643 §7)."""
+    visible = dict(attributes)
+    for urn in schema.checked_extensions:
+        holder = visible.get(urn)
+        if not isinstance(holder, dict):
+            continue
+        kept = {}
+        for key, value in holder.items():
+            attribute = schema.attribute(key, extension=urn)
+            if attribute is not None and attribute.returned == Returned.never:
+                continue
+            if attribute is not None and attribute.sub_attributes:
+                value = _without_hidden(attribute, value)
+            kept[key] = value
+        if kept:
+            visible[urn] = kept
+        else:
+            visible.pop(urn)
+    return visible
+
+
+def _without_hidden(attribute: Attribute, value: Any) -> Any:
+    hidden = {
+        name_of(sub).lower()
+        for sub in attribute.sub_attributes or ()
+        if sub.returned == Returned.never
+    }
+    if not hidden:
+        return value
+
+    def strip(item: Any) -> Any:
+        if not isinstance(item, Mapping):
+            return item
+        return {k: v for k, v in item.items() if k.lower() not in hidden}
+
+    return [strip(item) for item in value] if isinstance(value, list) else strip(value)
+
+
 def assign(
     resource: dict[str, Any], *, target: Target, value: Any, schema: ResourceSchema
 ) -> None:
@@ -132,6 +191,8 @@ def assign(
         holder = resource.setdefault(extension, {})
         for key, item in value.items():
             inner = schema.resolve_name(str(key), extension=extension)
+            if inner is not None:
+                refuse_read_only(inner, schema=schema)
             if inner is not None and is_writable(inner):
                 assign(resource, target=inner, value=item, schema=schema)
         if not holder:
@@ -235,6 +296,11 @@ def check_resource(resource: Mapping[str, Any], *, schema: ResourceSchema) -> No
                 f"'{name}' must be at most {MAX_INDEXED_LENGTH} characters"
             )
 
+    for urn in sorted(schema.required_extensions):
+        # RFC 7643 §6: a required extension is part of every resource.
+        if not resource.get(urn):
+            raise InvalidValue(f"'{urn}' is required and must not be empty")
+
     scopes: list[str | None] = [None]
     scopes += [urn for urn in schema.extension_urns if urn in resource]
     for scope in scopes:
@@ -242,10 +308,13 @@ def check_resource(resource: Mapping[str, Any], *, schema: ResourceSchema) -> No
         for attribute in schema.attributes(extension=scope):
             name = name_of(attribute)
             value = holder.get(name)
+            where = name if scope is None else f"{scope}:{name}"
             if attribute.required and (
                 value is None or (isinstance(value, str) and not value.strip())
             ):
-                raise InvalidValue(f"'{name}' is required and must not be empty")
+                raise InvalidValue(f"'{where}' is required and must not be empty")
+            if scope in schema.checked_extensions and value is not None:
+                _check_declared(attribute, value, where=where)
             if not isinstance(value, list):
                 continue
             # A PATCH add can grow a list that each operation kept in bounds.
@@ -254,6 +323,33 @@ def check_resource(resource: Mapping[str, Any], *, schema: ResourceSchema) -> No
             # RFC 7643 §2.4: "primary" is true for at most one value.
             if sum(_is_primary(i) for i in value) > 1:
                 raise InvalidValue(f"more than one value of '{name}' is primary")
+
+
+def _check_declared(attribute: Attribute, value: Any, *, where: str) -> None:
+    """Check what an org's schema declares beyond types: canonical, required subs."""
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, Mapping):
+            for sub in attribute.sub_attributes or ():
+                name = name_of(sub)
+                held = item.get(name)
+                if sub.required and held is None:
+                    raise InvalidValue(f"'{where}.{name}' is required")
+                if held is not None:
+                    _check_declared(sub, held, where=f"{where}.{name}")
+        elif attribute.canonical_values and isinstance(item, str):
+            _check_canonical(attribute, item, where=where)
+
+
+def _check_canonical(attribute: Attribute, value: str, *, where: str) -> None:
+    # RFC 7643 §7 calls canonicalValues suggested; an org that declares them
+    # for its own attribute is held to them, exactly or ignoring case.
+    allowed = [str(v) for v in attribute.canonical_values or ()]
+    if attribute.case_exact:
+        matched = value in allowed
+    else:
+        matched = value.lower() in {v.lower() for v in allowed}
+    if not matched:
+        raise InvalidValue(f"'{where}' must be one of: {', '.join(allowed)}")
 
 
 def schemas_for(resource: Mapping[str, Any], *, schema: ResourceSchema) -> list[str]:

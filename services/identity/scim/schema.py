@@ -113,6 +113,10 @@ class ResourceSchema:
     core: Schema
     extensions: tuple[Schema, ...] = ()
     common: tuple[Attribute, ...] = field(default_factory=_common_attributes)
+    checked_extensions: frozenset[str] = frozenset()
+    """Extensions an org registered: writes are held to every characteristic."""
+    required_extensions: frozenset[str] = frozenset()
+    """Extensions every resource must carry (RFC 7643 §6 `required`)."""
 
     @property
     def core_urn(self) -> str:

@@ -1,4 +1,7 @@
-"""Gateway tests: the real app against a fake identity service on real gRPC."""
+"""Gateway tests: the real app against fake identity and group-mapping services.
+
+The fakes serve real gRPC on free ports.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from gateway_fakes import ADMIN_TOKEN, TOKEN, FakeIdentity, client_for
+from group_mapping_fakes import FakeGroupMapping
+from identity_admin_fakes import FakeIdentityAdmin
 
 from gateway.app import create_app
-from protos.rivane.identity.v1 import identity_pb2_grpc
+from protos.rivane.group_mapping.v1 import group_mapping_pb2_grpc
+from protos.rivane.identity.v1 import admin_pb2_grpc, identity_pb2_grpc
 from services.common.settings import StackSettings
 from services.common.telemetry import grpc_server_interceptors
 
@@ -22,9 +28,21 @@ async def fake_identity() -> AsyncIterator[FakeIdentity]:
 
 
 @pytest.fixture
-async def identity_addr(fake_identity: FakeIdentity) -> AsyncIterator[str]:
+async def fake_identity_admin(
+    fake_identity: FakeIdentity,
+) -> AsyncIterator[FakeIdentityAdmin]:
+    yield FakeIdentityAdmin(identity=fake_identity)
+
+
+@pytest.fixture
+async def identity_addr(
+    fake_identity: FakeIdentity, fake_identity_admin: FakeIdentityAdmin
+) -> AsyncIterator[str]:
     server = grpc.aio.server(interceptors=grpc_server_interceptors())
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(fake_identity, server)
+    admin_pb2_grpc.add_IdentityAdminServiceServicer_to_server(
+        fake_identity_admin, server
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     yield f"127.0.0.1:{port}"
@@ -32,12 +50,35 @@ async def identity_addr(fake_identity: FakeIdentity) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def settings(identity_addr: str) -> StackSettings:
+async def fake_group_mapping() -> AsyncIterator[FakeGroupMapping]:
+    yield FakeGroupMapping()
+
+
+@pytest.fixture
+async def group_mapping_addr(
+    fake_group_mapping: FakeGroupMapping,
+) -> AsyncIterator[str]:
+    server = grpc.aio.server(interceptors=grpc_server_interceptors())
+    group_mapping_pb2_grpc.add_GroupMappingServiceServicer_to_server(
+        fake_group_mapping, server
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield f"127.0.0.1:{port}"
+    await server.stop(None)
+
+
+@pytest.fixture
+def settings(identity_addr: str, group_mapping_addr: str) -> StackSettings:
     return StackSettings(
         environment="test",
         identity_addr=identity_addr,
+        group_mapping_addr=group_mapping_addr,
         admin_token=ADMIN_TOKEN,
         public_base_url="",
+        # No Redis in unit tests: every token is resolved, none rate-limited.
+        token_cache_seconds=0,
+        rate_limit_per_second=0,
     )
 
 

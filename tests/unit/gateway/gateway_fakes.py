@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from protos.rivane.identity.v1 import identity_pb2, identity_pb2_grpc
+from services.common.bearer_tokens import CredentialKind, compose
 from services.common.errors import (
     InvalidFilter,
     InvalidValue,
@@ -34,8 +35,10 @@ from services.common.errors import (
 
 ORG_ID = "0b7f6c2e-0000-4000-8000-00000000a11c"
 TOKEN_ID = "5d1e2f3a-0000-4000-8000-0000000070c1"
-TOKEN = "rvn_unit-test-token"
-ADMIN_TOKEN = "rvnadm_unit-test-admin"
+# Well-formed credentials with readable secrets, so that no scanner takes
+# them for leaked ones.
+TOKEN = compose(CredentialKind.SCIM, "UnitTestScimTokenOfTheAcmeOrg".ljust(43, "0"))
+ADMIN_TOKEN = compose(CredentialKind.ADMIN, "UnitTestAdminCredential".ljust(43, "0"))
 BASE = "http://gateway.test"
 SCIM = f"{BASE}/scim/v2"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -76,6 +79,8 @@ class FakeIdentity(identity_pb2_grpc.IdentityServiceServicer):
     calls: list[str] = field(default_factory=list)
     requests: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Token secret -> when the token expires, for the tokens that do.
+    expiries: dict[str, datetime] = field(default_factory=dict)
     # Method name -> what happens instead of an answer: a SCIM error sent as
     # the service edge sends it, a bare gRPC status, or a crash.
     failures: dict[str, Exception | grpc.StatusCode] = field(default_factory=dict)
@@ -105,16 +110,10 @@ class FakeIdentity(identity_pb2_grpc.IdentityServiceServicer):
         if owner is None:
             await _abort(context, Unauthorized("unknown bearer token"))
         org_id, token_id = owner
-        return identity_pb2.ResolveTokenResponse(org_id=org_id, token_id=token_id)
-
-    async def CreateToken(self, request: Any, context: Any) -> Any:
-        await self._enter("CreateToken", request, context)
-        secret = f"rvn_{uuid.uuid4().hex}"
-        org_id, token_id = str(uuid.uuid4()), str(uuid.uuid4())
-        self.tokens[secret] = (org_id, token_id)
-        return identity_pb2.CreateTokenResponse(
-            org_id=org_id, token_id=token_id, token=secret
-        )
+        reply = identity_pb2.ResolveTokenResponse(org_id=org_id, token_id=token_id)
+        if request.token in self.expiries:
+            reply.expires_at.CopyFrom(_timestamp(self.expiries[request.token]))
+        return reply
 
     async def CreateUser(self, request: Any, context: Any) -> Any:
         await self._enter("CreateUser", request, context)

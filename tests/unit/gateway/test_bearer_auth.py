@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 from fastapi import FastAPI
-from gateway_fakes import SCIM, FakeIdentity, client_for, user_body
+from gateway_fakes import SCIM, TOKEN, FakeIdentity, client_for, user_body
+
+from services.common.bearer_tokens import CredentialKind, mint
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+UNKNOWN = mint(CredentialKind.SCIM)
 
 
 def _assert_scim_401(response: httpx.Response) -> None:
@@ -36,7 +41,7 @@ async def test_missing_authorization_is_a_401_without_any_call(
         "Bearer",
         "Bearer   ",
         "Basic dXNlcjpwYXNz",
-        "rvn_unit-test-token",
+        TOKEN,
         "Bearer a b",
     ],
 )
@@ -50,10 +55,36 @@ async def test_malformed_authorization_is_a_401_without_any_call(
     assert fake_identity.calls == []
 
 
+@pytest.mark.parametrize(
+    "token",
+    [
+        # The format of the first tokens, no longer accepted.
+        "rvn_not-a-token",
+        "rvn_" + "A" * 43,
+        # One character changed: the checksum no longer matches.
+        TOKEN[:12] + ("B" if TOKEN[12] != "B" else "C") + TOKEN[13:],
+        TOKEN[:-1],
+        TOKEN + "0",
+        TOKEN.replace("rvn_scim_", "rvn_admin_"),
+        mint(CredentialKind.ADMIN),
+    ],
+    ids=["legacy", "legacy-long", "typo", "truncated", "extended", "kind", "admin"],
+)
+async def test_malformed_token_is_a_401_without_any_call(
+    app: FastAPI, fake_identity: FakeIdentity, token: str
+) -> None:
+    async with client_for(app, Authorization=f"Bearer {token}") as client:
+        response = await client.get(f"{SCIM}/Users")
+
+    _assert_scim_401(response)
+    assert response.json()["detail"] == "the bearer token is malformed"
+    assert fake_identity.calls == []
+
+
 async def test_unknown_token_is_a_401_and_no_user_rpc_runs(
     app: FastAPI, fake_identity: FakeIdentity
 ) -> None:
-    async with client_for(app, Authorization="Bearer rvn_not-a-token") as client:
+    async with client_for(app, Authorization=f"Bearer {UNKNOWN}") as client:
         response = await client.patch(
             f"{SCIM}/Users/some-user",
             json={"Operations": [{"op": "replace", "value": {"active": False}}]},
@@ -61,13 +92,35 @@ async def test_unknown_token_is_a_401_and_no_user_rpc_runs(
 
     _assert_scim_401(response)
     assert fake_identity.calls == ["ResolveToken"]
-    assert fake_identity.requests["ResolveToken"].token == "rvn_not-a-token"
+    assert fake_identity.requests["ResolveToken"].token == UNKNOWN
+
+
+async def test_expired_token_is_a_401_and_no_user_rpc_runs(
+    app: FastAPI, fake_identity: FakeIdentity
+) -> None:
+    fake_identity.expiries[TOKEN] = datetime.now(UTC) - timedelta(seconds=1)
+    async with client_for(app, Authorization=f"Bearer {TOKEN}") as client:
+        response = await client.get(f"{SCIM}/Users")
+
+    _assert_scim_401(response)
+    assert response.json()["detail"] == "the bearer token has expired"
+    assert fake_identity.user_calls() == []
+
+
+async def test_token_before_its_expiry_works(
+    app: FastAPI, fake_identity: FakeIdentity
+) -> None:
+    fake_identity.expiries[TOKEN] = datetime.now(UTC) + timedelta(minutes=5)
+    async with client_for(app, Authorization=f"Bearer {TOKEN}") as client:
+        response = await client.get(f"{SCIM}/Users")
+
+    assert response.status_code == 200
 
 
 async def test_unknown_token_is_refused_before_the_body_is_read(
     app: FastAPI, fake_identity: FakeIdentity
 ) -> None:
-    async with client_for(app, Authorization="Bearer rvn_not-a-token") as client:
+    async with client_for(app, Authorization=f"Bearer {UNKNOWN}") as client:
         response = await client.post(
             f"{SCIM}/Users", content=b"{broken", headers={"Content-Type": "text/xml"}
         )
@@ -77,7 +130,7 @@ async def test_unknown_token_is_refused_before_the_body_is_read(
 
 
 async def test_scheme_name_is_case_insensitive(app: FastAPI) -> None:
-    async with client_for(app, Authorization="bearer rvn_unit-test-token") as client:
+    async with client_for(app, Authorization=f"bearer {TOKEN}") as client:
         response = await client.get(f"{SCIM}/Users")
 
     assert response.status_code == 200
@@ -108,8 +161,8 @@ async def test_two_authorization_headers_are_a_401_without_any_call(
             f"{SCIM}/Users",
             json=user_body(),
             headers=[
-                ("Authorization", "Bearer rvn_unit-test-token"),
-                ("Authorization", "Bearer rvn_another-org-token"),
+                ("Authorization", f"Bearer {TOKEN}"),
+                ("Authorization", f"Bearer {UNKNOWN}"),
             ],
         )
 

@@ -9,6 +9,7 @@ from gateway_fakes import SCIM, FakeIdentity
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 async def test_service_provider_config_advertises_what_we_support(
@@ -38,19 +39,25 @@ async def test_service_provider_config_advertises_what_we_support(
     }
 
 
-async def test_resource_types_list_the_user_with_its_extension(
+async def test_resource_types_list_the_user_with_its_extension_and_the_group(
     anonymous: httpx.AsyncClient,
 ) -> None:
     body = (await anonymous.get(f"{SCIM}/ResourceTypes")).json()
 
     assert body["schemas"] == [LIST_SCHEMA]
-    assert body["totalResults"] == body["itemsPerPage"] == len(body["Resources"]) == 1
-    [user] = body["Resources"]
+    assert body["totalResults"] == body["itemsPerPage"] == len(body["Resources"]) == 2
+    user, group = body["Resources"]
     assert user["id"] == user["name"] == "User"
     assert user["endpoint"] == "/Users"
     assert user["schema"] == CORE
     assert user["schemaExtensions"] == [{"schema": ENTERPRISE, "required": False}]
     assert user["meta"]["location"] == f"{SCIM}/ResourceTypes/User"
+    assert (group["id"], group["endpoint"], group["schema"]) == (
+        "Group",
+        "/Groups",
+        GROUP,
+    )
+    assert group["meta"]["location"] == f"{SCIM}/ResourceTypes/Group"
 
 
 async def test_one_resource_type_by_name(anonymous: httpx.AsyncClient) -> None:
@@ -60,13 +67,16 @@ async def test_one_resource_type_by_name(anonymous: httpx.AsyncClient) -> None:
     assert response.json()["endpoint"] == "/Users"
 
 
-async def test_schemas_describe_user_and_enterprise_user(
+async def test_schemas_describe_user_enterprise_user_and_group(
     anonymous: httpx.AsyncClient,
 ) -> None:
     body = (await anonymous.get(f"{SCIM}/Schemas")).json()
 
     schemas = {schema["id"]: schema for schema in body["Resources"]}
-    assert set(schemas) == {CORE, ENTERPRISE}
+    assert set(schemas) == {CORE, ENTERPRISE, GROUP}
+    group = {a["name"]: a for a in schemas[GROUP]["attributes"]}
+    assert group["displayName"]["uniqueness"] == "server"
+    assert group["members"]["multiValued"] is True
     attributes = {a["name"]: a for a in schemas[CORE]["attributes"]}
     assert attributes["userName"]["required"] is True
     assert attributes["userName"]["uniqueness"] == "server"

@@ -10,8 +10,6 @@ import pytest
 from fastapi import FastAPI
 from gateway_fakes import ORG_ID, SCIM, TOKEN, client_for, user_body
 
-from services.common.logging import configure_logging
-
 
 def _request_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "gateway.middleware"]
@@ -63,29 +61,3 @@ async def test_logs_hold_no_token_and_no_body(
     assert TOKEN not in logged
     assert "rvn_wrong-secret" not in logged
     assert "secret.name" not in logged
-
-
-def test_log_format_carries_time_level_logger_and_ids(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    configure_logging("gateway-test")
-    try:
-        logging.getLogger("gateway.example").info(
-            "hello %s", "world", extra={"request_id": "req-1"}
-        )
-        logging.getLogger("gateway.example").info("no ids")
-    finally:
-        for handler in root.handlers[:]:
-            if handler not in handlers:
-                root.removeHandler(handler)
-        root.setLevel(level)
-
-    first, second = capsys.readouterr().err.splitlines()[-2:]
-    assert re.fullmatch(
-        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO gateway\.example hello world "
-        r"service=gateway-test request_id=req-1 trace_id=-",
-        first,
-    )
-    assert second.endswith("service=gateway-test request_id=- trace_id=-")

@@ -86,7 +86,7 @@ async def test_scim_type_of_any_service_error_reaches_the_client(
 
 
 @pytest.mark.parametrize(
-    "path", ["/scim/v2/Nope", "/scim/v2/Groups", "/scim/v2/Users/a/b", "/nowhere"]
+    "path", ["/scim/v2/Nope", "/scim/v2/Groups/a/b", "/scim/v2/Users/a/b", "/nowhere"]
 )
 async def test_unknown_path_is_a_scim_404_never_html(
     client: httpx.AsyncClient, path: str

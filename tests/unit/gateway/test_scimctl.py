@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections.abc import AsyncIterator
@@ -11,9 +12,12 @@ from pathlib import Path
 import pytest
 import uvicorn
 from gateway_fakes import ADMIN_TOKEN, TOKEN, FakeIdentity
+from identity_admin_fakes import FakeIdentityAdmin
 
+from gateway.admin_cli import duration
 from gateway.app import create_app
 from gateway.cli import main
+from services.common.bearer_tokens import CredentialKind, is_well_formed
 from services.common.settings import StackSettings
 
 
@@ -47,7 +51,9 @@ def admin_env(monkeypatch: pytest.MonkeyPatch, gateway_url: str) -> None:
 
 @pytest.mark.usefixtures("admin_env")
 async def test_token_create_prints_only_the_new_token(
-    fake_identity: FakeIdentity, capsys: pytest.CaptureFixture[str]
+    fake_identity: FakeIdentity,
+    fake_identity_admin: FakeIdentityAdmin,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     status = await asyncio.to_thread(
         main, ["token", "create", "--org", "acme", "--description", "Okta"]
@@ -58,9 +64,93 @@ async def test_token_create_prints_only_the_new_token(
     token = out.removesuffix("\n")
     assert "\n" not in token
     assert token in fake_identity.tokens and token != TOKEN
+    assert is_well_formed(token, kind=CredentialKind.SCIM)
     assert err == ""
-    request = fake_identity.requests["CreateToken"]
-    assert (request.org_name, request.description) == ("acme", "Okta")
+    request = fake_identity_admin.requests["IssueToken"]
+    assert (request.org_name, request.name, request.create_org) == (
+        "acme",
+        "Okta",
+        True,
+    )
+
+
+@pytest.mark.usefixtures("admin_env")
+async def test_token_list_prints_a_table_or_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await asyncio.to_thread(
+        main, ["token", "create", "--org", "acme", "--name", "Okta"]
+    )
+    capsys.readouterr()
+
+    assert await asyncio.to_thread(main, ["token", "list", "--org", "acme"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert (
+        await asyncio.to_thread(main, ["token", "list", "--org", "acme", "--json"]) == 0
+    )
+    document = json.loads(capsys.readouterr().out)
+
+    assert table[0].split() == [
+        "ID",
+        "NAME",
+        "PREFIX",
+        "STATE",
+        "CREATED",
+        "LAST",
+        "USED",
+        "EXPIRES",
+        "REVOKED",
+    ]
+    [token] = document["tokens"]
+    assert token["token_id"] in table[1] and "Okta" in table[1]
+    assert "active" in table[1]
+
+
+@pytest.mark.usefixtures("admin_env")
+async def test_token_rotate_prints_the_new_token_and_says_when_the_old_ends(
+    fake_identity: FakeIdentity,
+    fake_identity_admin: FakeIdentityAdmin,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await asyncio.to_thread(main, ["token", "create", "--org", "acme"])
+    old = capsys.readouterr().out.strip()
+
+    status = await asyncio.to_thread(
+        main, ["token", "rotate", "--org", "acme", "--grace", "24h"]
+    )
+
+    out, err = capsys.readouterr()
+    assert status == 0
+    new = out.removesuffix("\n")
+    assert new != old and new in fake_identity.tokens
+    assert fake_identity_admin.requests["RotateToken"].grace_seconds == 86400
+    assert "keeps working until" in err
+
+
+def test_durations_read_as_operators_write_them() -> None:
+    assert [duration(text) for text in ("90", "90s", "30m", "24h", "7d", "2w")] == [
+        90,
+        90,
+        1800,
+        86400,
+        604800,
+        1209600,
+    ]
+
+
+def test_a_bad_duration_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["token", "rotate", "--org", "acme", "--grace", "a day"])
+
+    assert "not a duration" in capsys.readouterr().err
+
+
+def test_credential_generate_prints_a_new_admin_credential_offline(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["credential", "generate"]) == 0
+
+    assert is_well_formed(capsys.readouterr().out.strip(), kind=CredentialKind.ADMIN)
 
 
 async def test_token_create_with_a_wrong_admin_token_fails_clearly(

@@ -47,7 +47,7 @@ class FakeRevocation(session_revocation_pb2_grpc.SessionRevocationServiceService
     """In-memory SessionRevocationService that records what it was asked."""
 
     active: bool = True
-    reason: int = pb.INACTIVE_REASON_UNSPECIFIED
+    reason: pb.InactiveReason.ValueType = pb.INACTIVE_REASON_UNSPECIFIED
     requests: dict[str, Any] = field(default_factory=dict)
     failures: dict[str, grpc.StatusCode] = field(default_factory=dict)
 
@@ -80,6 +80,9 @@ class FakeRevocation(session_revocation_pb2_grpc.SessionRevocationServiceService
                 expires_at=_stamp(1_800_000_900),
             ),
         )
+
+    async def RevokeUser(self, request: Any, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the gateway never calls it")
 
     async def GetJwks(self, request: Any, context: Any) -> Any:
         await self._enter("GetJwks", request, context)
@@ -146,13 +149,10 @@ async def revocation_addr(fake_revocation: FakeRevocation) -> AsyncIterator[str]
 
 
 @pytest.fixture
-def settings(identity_addr: str, revocation_addr: str) -> StackSettings:
-    return StackSettings(
-        environment="test",
-        identity_addr=identity_addr,
-        revocation_addr=revocation_addr,
-        admin_token=ADMIN_TOKEN,
-        internal_token=INTERNAL_TOKEN,
+def settings(settings: StackSettings, revocation_addr: str) -> StackSettings:
+    """The gateway tests' settings, with the fake revocation service."""
+    return settings.model_copy(
+        update={"revocation_addr": revocation_addr, "internal_token": INTERNAL_TOKEN}
     )
 
 
@@ -193,7 +193,9 @@ async def test_an_active_token_is_introspected_with_rfc_7662_fields(
     ],
 )
 async def test_an_inactive_token_is_only_active_false(
-    internal: httpx.AsyncClient, fake_revocation: FakeRevocation, reason: int
+    internal: httpx.AsyncClient,
+    fake_revocation: FakeRevocation,
+    reason: pb.InactiveReason.ValueType,
 ) -> None:
     fake_revocation.active, fake_revocation.reason = False, reason
 
@@ -346,8 +348,8 @@ async def gateway_url(settings: StackSettings) -> AsyncIterator[str]:
         if server.started:
             break
         await asyncio.sleep(0.01)
-    sockets: list[socket.socket] = server.servers[0].sockets
-    yield f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+    listening: socket.socket = server.servers[0].sockets[0]
+    yield f"http://127.0.0.1:{listening.getsockname()[1]}"
     server.should_exit = True
     await asyncio.to_thread(thread.join, 10)
 

@@ -64,11 +64,6 @@ class IdentityServiceStub:
                 request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteUserRequest.SerializeToString,
                 response_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteUserResponse.FromString,
                 _registered_method=True)
-        self.CreateToken = channel.unary_unary(
-                '/rivane.identity.v1.IdentityService/CreateToken',
-                request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CreateTokenRequest.SerializeToString,
-                response_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CreateTokenResponse.FromString,
-                _registered_method=True)
         self.ResolveToken = channel.unary_unary(
                 '/rivane.identity.v1.IdentityService/ResolveToken',
                 request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ResolveTokenRequest.SerializeToString,
@@ -88,6 +83,21 @@ class IdentityServiceStub:
                 '/rivane.identity.v1.IdentityService/CheckUsers',
                 request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CheckUsersRequest.SerializeToString,
                 response_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CheckUsersResponse.FromString,
+                _registered_method=True)
+        self.RegisterSchema = channel.unary_unary(
+                '/rivane.identity.v1.IdentityService/RegisterSchema',
+                request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.RegisterSchemaRequest.SerializeToString,
+                response_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.RegisterSchemaResponse.FromString,
+                _registered_method=True)
+        self.ListSchemas = channel.unary_unary(
+                '/rivane.identity.v1.IdentityService/ListSchemas',
+                request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ListSchemasRequest.SerializeToString,
+                response_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ListSchemasResponse.FromString,
+                _registered_method=True)
+        self.DeleteSchema = channel.unary_unary(
+                '/rivane.identity.v1.IdentityService/DeleteSchema',
+                request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteSchemaRequest.SerializeToString,
+                response_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteSchemaResponse.FromString,
                 _registered_method=True)
 
 
@@ -130,15 +140,10 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def CreateToken(self, request, context):
-        """Org-scoped SCIM bearer tokens; only hashes are stored.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def ResolveToken(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The org and token a SCIM bearer secret belongs to, while it is live.
+        Tokens are issued and managed through IdentityAdminService (admin.proto).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -162,6 +167,26 @@ class IdentityServiceServicer:
         """Which of the given ids are users of the org that are not deprovisioned;
         the group-mapping service checks group members with it.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterSchema(self, request, context):
+        """The User extension schemas an org registered (RFC 7643 §7), for the
+        admin API and for the org's discovery endpoints.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchemas(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSchema(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -199,11 +224,6 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteUserRequest.FromString,
                     response_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteUserResponse.SerializeToString,
             ),
-            'CreateToken': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateToken,
-                    request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CreateTokenRequest.FromString,
-                    response_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CreateTokenResponse.SerializeToString,
-            ),
             'ResolveToken': grpc.unary_unary_rpc_method_handler(
                     servicer.ResolveToken,
                     request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ResolveTokenRequest.FromString,
@@ -223,6 +243,21 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.CheckUsers,
                     request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CheckUsersRequest.FromString,
                     response_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CheckUsersResponse.SerializeToString,
+            ),
+            'RegisterSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterSchema,
+                    request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.RegisterSchemaRequest.FromString,
+                    response_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.RegisterSchemaResponse.SerializeToString,
+            ),
+            'ListSchemas': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchemas,
+                    request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ListSchemasRequest.FromString,
+                    response_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ListSchemasResponse.SerializeToString,
+            ),
+            'DeleteSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSchema,
+                    request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteSchemaRequest.FromString,
+                    response_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteSchemaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -398,33 +433,6 @@ class IdentityService:
             _registered_method=True)
 
     @staticmethod
-    def CreateToken(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/rivane.identity.v1.IdentityService/CreateToken',
-            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CreateTokenRequest.SerializeToString,
-            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CreateTokenResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
     def ResolveToken(request,
             target,
             options=(),
@@ -522,6 +530,87 @@ class IdentityService:
             '/rivane.identity.v1.IdentityService/CheckUsers',
             protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CheckUsersRequest.SerializeToString,
             protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CheckUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivane.identity.v1.IdentityService/RegisterSchema',
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.RegisterSchemaRequest.SerializeToString,
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.RegisterSchemaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchemas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivane.identity.v1.IdentityService/ListSchemas',
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ListSchemasRequest.SerializeToString,
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ListSchemasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivane.identity.v1.IdentityService/DeleteSchema',
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteSchemaRequest.SerializeToString,
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteSchemaResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,9 +39,10 @@ class IdentityServiceStub:
     ReplaceUser: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ReplaceUserRequest, _identity_pb2.User]
     PatchUser: _grpc.UnaryUnaryMultiCallable[_identity_pb2.PatchUserRequest, _identity_pb2.PatchUserResponse]
     DeleteUser: _grpc.UnaryUnaryMultiCallable[_identity_pb2.DeleteUserRequest, _identity_pb2.DeleteUserResponse]
-    CreateToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.CreateTokenRequest, _identity_pb2.CreateTokenResponse]
-    """Org-scoped SCIM bearer tokens; only hashes are stored."""
     ResolveToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ResolveTokenRequest, _identity_pb2.ResolveTokenResponse]
+    """The org and token a SCIM bearer secret belongs to, while it is live.
+    Tokens are issued and managed through IdentityAdminService (admin.proto).
+    """
     GetOrg: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetOrgRequest, _identity_pb2.Org]
     """An org by its name, for the admin API."""
     ListUserAudit: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListUserAuditRequest, _identity_pb2.ListUserAuditResponse]
@@ -52,6 +53,12 @@ class IdentityServiceStub:
     """Which of the given ids are users of the org that are not deprovisioned;
     the group-mapping service checks group members with it.
     """
+    RegisterSchema: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RegisterSchemaRequest, _identity_pb2.RegisterSchemaResponse]
+    """The User extension schemas an org registered (RFC 7643 §7), for the
+    admin API and for the org's discovery endpoints.
+    """
+    ListSchemas: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListSchemasRequest, _identity_pb2.ListSchemasResponse]
+    DeleteSchema: _grpc.UnaryUnaryMultiCallable[_identity_pb2.DeleteSchemaRequest, _identity_pb2.DeleteSchemaResponse]
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -62,9 +69,10 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     ReplaceUser: _aio.UnaryUnaryMultiCallable[_identity_pb2.ReplaceUserRequest, _identity_pb2.User]  # type: ignore[assignment]
     PatchUser: _aio.UnaryUnaryMultiCallable[_identity_pb2.PatchUserRequest, _identity_pb2.PatchUserResponse]  # type: ignore[assignment]
     DeleteUser: _aio.UnaryUnaryMultiCallable[_identity_pb2.DeleteUserRequest, _identity_pb2.DeleteUserResponse]  # type: ignore[assignment]
-    CreateToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.CreateTokenRequest, _identity_pb2.CreateTokenResponse]  # type: ignore[assignment]
-    """Org-scoped SCIM bearer tokens; only hashes are stored."""
     ResolveToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.ResolveTokenRequest, _identity_pb2.ResolveTokenResponse]  # type: ignore[assignment]
+    """The org and token a SCIM bearer secret belongs to, while it is live.
+    Tokens are issued and managed through IdentityAdminService (admin.proto).
+    """
     GetOrg: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetOrgRequest, _identity_pb2.Org]  # type: ignore[assignment]
     """An org by its name, for the admin API."""
     ListUserAudit: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListUserAuditRequest, _identity_pb2.ListUserAuditResponse]  # type: ignore[assignment]
@@ -75,6 +83,12 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """Which of the given ids are users of the org that are not deprovisioned;
     the group-mapping service checks group members with it.
     """
+    RegisterSchema: _aio.UnaryUnaryMultiCallable[_identity_pb2.RegisterSchemaRequest, _identity_pb2.RegisterSchemaResponse]  # type: ignore[assignment]
+    """The User extension schemas an org registered (RFC 7643 §7), for the
+    admin API and for the org's discovery endpoints.
+    """
+    ListSchemas: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListSchemasRequest, _identity_pb2.ListSchemasResponse]  # type: ignore[assignment]
+    DeleteSchema: _aio.UnaryUnaryMultiCallable[_identity_pb2.DeleteSchemaRequest, _identity_pb2.DeleteSchemaResponse]  # type: ignore[assignment]
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -120,19 +134,14 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_identity_pb2.DeleteUserResponse, _abc.Awaitable[_identity_pb2.DeleteUserResponse]]: ...
 
     @_abc_1.abstractmethod
-    def CreateToken(
-        self,
-        request: _identity_pb2.CreateTokenRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_identity_pb2.CreateTokenResponse, _abc.Awaitable[_identity_pb2.CreateTokenResponse]]:
-        """Org-scoped SCIM bearer tokens; only hashes are stored."""
-
-    @_abc_1.abstractmethod
     def ResolveToken(
         self,
         request: _identity_pb2.ResolveTokenRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_identity_pb2.ResolveTokenResponse, _abc.Awaitable[_identity_pb2.ResolveTokenResponse]]: ...
+    ) -> _typing.Union[_identity_pb2.ResolveTokenResponse, _abc.Awaitable[_identity_pb2.ResolveTokenResponse]]:
+        """The org and token a SCIM bearer secret belongs to, while it is live.
+        Tokens are issued and managed through IdentityAdminService (admin.proto).
+        """
 
     @_abc_1.abstractmethod
     def GetOrg(
@@ -161,5 +170,29 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         """Which of the given ids are users of the org that are not deprovisioned;
         the group-mapping service checks group members with it.
         """
+
+    @_abc_1.abstractmethod
+    def RegisterSchema(
+        self,
+        request: _identity_pb2.RegisterSchemaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.RegisterSchemaResponse, _abc.Awaitable[_identity_pb2.RegisterSchemaResponse]]:
+        """The User extension schemas an org registered (RFC 7643 §7), for the
+        admin API and for the org's discovery endpoints.
+        """
+
+    @_abc_1.abstractmethod
+    def ListSchemas(
+        self,
+        request: _identity_pb2.ListSchemasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ListSchemasResponse, _abc.Awaitable[_identity_pb2.ListSchemasResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteSchema(
+        self,
+        request: _identity_pb2.DeleteSchemaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.DeleteSchemaResponse, _abc.Awaitable[_identity_pb2.DeleteSchemaResponse]]: ...
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
