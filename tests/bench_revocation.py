@@ -94,16 +94,22 @@ class _Bench:
         login = f"revocation.{serial}@{self.org}.example.test"
         body = {"schemas": [USER_SCHEMA], "userName": login, "active": True}
         started = time.perf_counter()
-        created = await self.http.post("/scim/v2/Users", json=body, headers=self.scim)
-        if created.status_code != 201:
-            self.figures.errors.append(f"create: {created.status_code}")
+        try:
+            created = await self.http.post(
+                "/scim/v2/Users", json=body, headers=self.scim
+            )
+            if created.status_code != 201:
+                self.figures.errors.append(f"create: {created.status_code}")
+                return None
+            issued = await self.http.post(
+                "/sessions",
+                json={"org_id": self.org_id, "user_id": created.json()["id"]},
+                headers=self.admin,
+            )
+        except httpx.HTTPError as error:
+            self.figures.errors.append(f"provision: {type(error).__name__}")
             return None
         user_id = created.json()["id"]
-        issued = await self.http.post(
-            "/sessions",
-            json={"org_id": self.org_id, "user_id": user_id},
-            headers=self.admin,
-        )
         if issued.status_code != 201:
             self.figures.errors.append(f"first token: {issued.status_code}")
             return None
@@ -117,22 +123,35 @@ class _Bench:
             "Operations": [{"op": "replace", "value": {"active": False}}],
         }
         poller = asyncio.create_task(self._until_inactive(target))
-        response = await self.http.patch(
-            f"/scim/v2/Users/{target.user_id}", json=body, headers=self.scim
-        )
+        try:
+            response = await self.http.patch(
+                f"/scim/v2/Users/{target.user_id}", json=body, headers=self.scim
+            )
+        except httpx.HTTPError as error:
+            self.figures.errors.append(f"deactivate: {type(error).__name__}")
+            poller.cancel()
+            return
         if response.status_code != 200:
             self.figures.errors.append(f"deactivate: {response.status_code}")
+            poller.cancel()
+            return
         await poller
 
     async def _until_inactive(self, target: _Deactivation) -> None:
         deadline = time.monotonic() + _INACTIVE_DEADLINE
         while time.monotonic() < deadline:
-            response = await self.http.post(
-                "/oauth2/introspect", data={"token": target.token}, headers=self.admin
-            )
-            if response.status_code == 200 and not response.json()["active"]:
-                target.inactive_at = time.time()
-                return
+            try:
+                response = await self.http.post(
+                    "/oauth2/introspect",
+                    data={"token": target.token},
+                    headers=self.admin,
+                )
+            except httpx.HTTPError as error:
+                self.figures.errors.append(f"introspect: {type(error).__name__}")
+            else:
+                if response.status_code == 200 and not response.json()["active"]:
+                    target.inactive_at = time.time()
+                    return
             await asyncio.sleep(_POLL_SECONDS)
         self.figures.errors.append(f"still active after {_INACTIVE_DEADLINE:.0f}s")
 
@@ -141,7 +160,9 @@ class _Bench:
         response = await self.http.get(
             f"/admin/orgs/{self.org}/users/{target.user_id}/audit", headers=self.admin
         )
-        response.raise_for_status()
+        if response.status_code != 200:
+            self.figures.errors.append(f"audit: {response.status_code}")
+            return
         changes = [c for c in response.json()["changes"] if c["action"] == "DEACTIVATE"]
         if not changes or changes[-1]["revocation"] is None:
             self.figures.errors.append(f"no revocation record for {target.user_id}")
