@@ -86,7 +86,10 @@ async def member_ids(client: httpx.AsyncClient, group_id: str) -> set[str]:
 async def stored_group(database: AsyncEngine, group_id: str) -> dict[str, Any]:
     """Return what the database holds about a group: row, members, audit, events."""
     gid = uuid.UUID(group_id)
-    async with database.connect() as connection:
+    # One snapshot for every read, so that a change committing between them
+    # cannot pair the old version with the new members.
+    async with database.connect() as raw:
+        connection = await raw.execution_options(isolation_level="REPEATABLE READ")
         row = (
             await connection.execute(
                 select(ScimGroup.display_name, ScimGroup.version).where(
