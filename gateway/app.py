@@ -16,9 +16,11 @@ from gateway import (
     audit,
     discovery,
     groups,
+    me,
     org_schemas,
     orgs,
     role_mappings,
+    root_search,
     sessions,
     tokens,
     users,
@@ -119,6 +121,8 @@ def create_app(
     scim.include_router(users.router)
     scim.include_router(groups.router)
     scim.include_router(discovery.router)
+    scim.include_router(root_search.router)
+    scim.include_router(me.router)
     app.include_router(scim)
     app.include_router(orgs.router)
     app.include_router(tokens.router)

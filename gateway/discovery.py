@@ -94,6 +94,12 @@ def _schemas() -> dict[str, dict[str, Any]]:
         if attribute.name == "displayName":
             # One name per group in an org, ignoring case (a 409 otherwise).
             attribute.uniqueness = Uniqueness.server
+        if attribute.name == "members":
+            # RFC 7643 §8.7.1: a member is its value, $ref and type; a
+            # "display" sent along is not kept, so none is described.
+            attribute.sub_attributes = [
+                sub for sub in attribute.sub_attributes or () if sub.name != "display"
+            ]
     return {
         urns.USER: _dump(user),
         urns.ENTERPRISE_USER: _dump(enterprise),

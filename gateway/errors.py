@@ -51,6 +51,12 @@ class TooManyRequests(ScimError):
         self.retry_after = retry_after
 
 
+class NotImplementedOperation(ScimError):
+    """The request names an operation this service provider does not offer."""
+
+    status = 501
+
+
 class InternalError(ScimError):
     """Something failed that the client cannot fix; details stay in the log."""
 

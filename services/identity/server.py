@@ -28,7 +28,7 @@ from services.identity.audit import AuditEntry, AuditTrail
 from services.identity.models import User, UserStatus
 from services.identity.org_schemas import OrgSchemas, RegisteredSchema
 from services.identity.orgs import OrgDirectory
-from services.identity.scim.resource import visible_attributes
+from services.identity.scim.resource import visible_attributes, with_lifecycle
 from services.identity.scim.schema import USER_SCHEMA, ResourceSchema
 from services.identity.token_resolver import TokenResolver
 from services.identity.users import ChangeContext, UserService, parse_id
@@ -117,10 +117,10 @@ def _audit_entry(entry: AuditEntry) -> pb.AuditEntry:
 
 def to_message(user: User, *, schema: ResourceSchema = USER_SCHEMA) -> pb.User:
     """Render a stored user for the wire, without values returned never."""
-    attributes = {
-        **visible_attributes(user.attributes, schema=schema),
-        "active": user.status == UserStatus.ACTIVE,
-    }
+    attributes = with_lifecycle(
+        visible_attributes(user.attributes, schema=schema),
+        active=user.status == UserStatus.ACTIVE,
+    )
     return pb.User(
         id=str(user.user_id),
         org_id=str(user.org_id),

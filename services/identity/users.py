@@ -32,7 +32,11 @@ from services.identity.org_schemas import OrgSchemas
 from services.identity.revocation import AccessRemoved
 from services.identity.scim.filters import compile_user_filter, user_sort_key
 from services.identity.scim.patch import apply_patch
-from services.identity.scim.resource import normalize_user, visible_attributes
+from services.identity.scim.resource import (
+    normalize_user,
+    visible_attributes,
+    with_lifecycle,
+)
 from services.identity.scim.schema import ResourceSchema
 from services.identity.unique_values import check_unique_values
 
@@ -297,7 +301,9 @@ class UserService:
                     f'version mismatch: the user is at W/"{user.version}"'
                 )
 
-            current = {**user.attributes, "active": user.status == UserStatus.ACTIVE}
+            current = with_lifecycle(
+                user.attributes, active=user.status == UserStatus.ACTIVE
+            )
             attributes = compute(current, schema)
             if attributes == current:
                 # RFC 7644 §3.5.2: repeating a PATCH is harmless; nothing is

@@ -271,7 +271,7 @@ def _column_comparison(
         raise InvalidFilter(f"'{target}' cannot be filtered on")
     check_operand(value, op=op, attribute=leaf, error=InvalidFilter)
     if value is None:
-        # These attributes always hold a value, but externalId.
+        # These attributes always hold a value, but externalId and active.
         present = _column_presence(target)
         assert present is not None
         return present if op == CompareOperator.ne else sa.not_(present)
@@ -313,7 +313,12 @@ def _column_presence(target: Target) -> Predicate | None:
         return sa.and_(_USER.external_id.is_not(None), _USER.external_id != "")
     if name == "userName":
         return _USER.user_name != ""
-    if name in {"id", "active"} or (name == "meta" and sub != "location"):
+    if name == "active":
+        # Unassigned while the user is ACTIVE and no client set it.
+        return sa.or_(
+            _USER.attributes.has_key("active"), _USER.status != UserStatus.ACTIVE
+        )
+    if name == "id" or (name == "meta" and sub != "location"):
         return sa.true()
     if name == "meta":
         return sa.false()

@@ -83,8 +83,6 @@ def normalize_user(
             continue
         assign(resource, target=target, value=value, schema=schema)
 
-    if "active" not in resource and schema.attribute("active") is not None:
-        resource["active"] = True
     check_resource(resource, schema=schema)
     return {"schemas": schemas_for(resource, schema=schema), **resource}
 
@@ -103,6 +101,20 @@ def external_id(attributes: Mapping[str, Any]) -> str | None:
 def is_active(attributes: Mapping[str, Any]) -> bool:
     """Tell whether a stored User is active; an unassigned `active` means it is."""
     return attributes.get("active", True) is not False
+
+
+def with_lifecycle(attributes: Mapping[str, Any], *, active: bool) -> dict[str, Any]:
+    """Return a stored User with `active` as its lifecycle state says.
+
+    RFC 7643 §4.1.1 leaves the meaning of `active` to the service provider:
+    ours is the lifecycle state, and an unassigned `active` (never sent, or
+    removed by PATCH) means ACTIVE. It stays unassigned while that holds, so
+    a client reads back what it set (RFC 7643 §2.5).
+    """
+    resource = dict(attributes)
+    if "active" in resource or not active:
+        resource["active"] = active
+    return resource
 
 
 def is_writable(target: Target) -> bool:

@@ -13,6 +13,7 @@ from services.identity.scim.resource import (
     MAX_VALUES,
     external_id,
     is_active,
+    with_lifecycle,
     normalize_user,
     parse_datetime,
     user_name,
@@ -41,7 +42,6 @@ def test_normalize_user_keeps_a_plain_okta_body() -> None:
         "emails": [{"primary": True, "type": "work", "value": "ada@example.test"}],
         "externalId": "00u1",
         "displayName": "Ada Lovelace",
-        "active": True,
     }
 
 
@@ -165,9 +165,17 @@ def test_normalize_user_coerces_string_booleans(sent: str, kept: bool) -> None:
     assert stored["emails"][0]["primary"] is kept
 
 
-def test_normalize_user_defaults_active_to_true() -> None:
-    assert normalize_user(user())["active"] is True
-    assert normalize_user(user(active=None))["active"] is True
+def test_normalize_user_leaves_an_unsent_active_unassigned() -> None:
+    for body in (user(), user(active=None)):
+        stored = normalize_user(body)
+        assert "active" not in stored
+        assert is_active(stored) is True
+
+
+def test_with_lifecycle_shows_active_only_when_set_or_not_active() -> None:
+    assert "active" not in with_lifecycle(user(), active=True)
+    assert with_lifecycle(user(), active=False)["active"] is False
+    assert with_lifecycle(user(active=False), active=True)["active"] is True
 
 
 def test_normalize_user_treats_null_and_empty_arrays_as_unassigned() -> None:
