@@ -144,12 +144,15 @@ class GroupMappingClient:
         reply = await self._call(self._stub.PatchGroup, request)
         return reply.group
 
-    async def delete_group(self, *, org_id: str, group_id: str, context: Any) -> None:
-        """Delete a group."""
+    async def delete_group(
+        self, *, org_id: str, group_id: str, context: Any, expected_version: int = 0
+    ) -> None:
+        """Delete a group, if it is at `expected_version` when one is given."""
         request = pb.DeleteGroupRequest(
             org_id=org_id,
             group_id=group_id,
             context=group_context(context, source="SCIM"),
+            expected_version=expected_version,
         )
         await self._call(self._stub.DeleteGroup, request)
 

@@ -8,7 +8,7 @@ from opentelemetry import trace
 from gateway.auth import ScimCaller
 from gateway.body import JsonObject
 from gateway.context import AuditContext, ScimBaseUrl
-from gateway.etags import ExpectedVersion, weak_etag
+from gateway.etags import ExpectedVersion, HeldVersions, not_modified, weak_etag
 from gateway.group_mapping import GroupMapping, GroupView
 from gateway.group_resources import group_list_response, group_response, wants_members
 from gateway.listing import ListQuery, search_request
@@ -88,9 +88,20 @@ async def get_group(
     groups: GroupMapping,
     base_url: ScimBaseUrl,
     selection: Projection,
-) -> ScimResponse:
-    """Return one of the caller's groups (RFC 7644 §3.4.1)."""
+    held: HeldVersions,
+) -> Response:
+    """Return one of the caller's groups (RFC 7644 §3.4.1).
+
+    With If-None-Match naming the group's version, answer 304 and no body;
+    the members are not read for it.
+    """
     _tag_resource(group_id)
+    if held.any_version or held.versions:
+        bare = await groups.get_group(
+            org_id=caller.org_id, group_id=group_id, include_members=False
+        )
+        if held.matches(int(bare.group.version)):
+            return not_modified(int(bare.group.version))
     view = await groups.get_group(
         org_id=caller.org_id,
         group_id=group_id,
@@ -170,8 +181,17 @@ async def delete_group(
     caller: ScimCaller,
     groups: GroupMapping,
     context: AuditContext,
+    version: ExpectedVersion,
 ) -> Response:
-    """Delete a group; its members lose the roles it granted (RFC 7644 §3.6)."""
+    """Delete a group; its members lose the roles it granted (RFC 7644 §3.6).
+
+    If-Match makes it conditional.
+    """
     _tag_resource(group_id)
-    await groups.delete_group(org_id=caller.org_id, group_id=group_id, context=context)
+    await groups.delete_group(
+        org_id=caller.org_id,
+        group_id=group_id,
+        context=context,
+        expected_version=version,
+    )
     return Response(status_code=204)

@@ -135,10 +135,15 @@ class IdentityClient:
         reply = await self._call(self._stub.PatchUser, request)
         return reply.user
 
-    async def delete_user(self, *, org_id: str, user_id: str, context: Any) -> None:
-        """Deprovision a user."""
+    async def delete_user(
+        self, *, org_id: str, user_id: str, context: Any, expected_version: int = 0
+    ) -> None:
+        """Deprovision a user, if it is at `expected_version` when one is given."""
         request = identity_pb2.DeleteUserRequest(
-            org_id=org_id, user_id=user_id, context=context
+            org_id=org_id,
+            user_id=user_id,
+            context=context,
+            expected_version=expected_version,
         )
         await self._call(self._stub.DeleteUser, request)
 

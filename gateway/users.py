@@ -10,7 +10,7 @@ from opentelemetry import trace
 from gateway.auth import ScimCaller
 from gateway.body import JsonObject
 from gateway.context import AuditContext, ScimBaseUrl
-from gateway.etags import ExpectedVersion
+from gateway.etags import ExpectedVersion, HeldVersions, not_modified
 from gateway.group_mapping import GroupMapping, GroupMappingClient
 from gateway.group_resources import user_groups
 from gateway.identity import Identity, TokenOwner
@@ -107,10 +107,16 @@ async def get_user(
     groups: GroupMapping,
     base_url: ScimBaseUrl,
     selection: Projection,
-) -> ScimResponse:
-    """Return one of the caller's users and their groups (RFC 7644 §3.4.1)."""
+    held: HeldVersions,
+) -> Response:
+    """Return one of the caller's users and their groups (RFC 7644 §3.4.1).
+
+    With If-None-Match naming the user's version, answer 304 and no body.
+    """
     _tag_resource(user_id)
     user = await identity.get_user(org_id=caller.org_id, user_id=user_id)
+    if held.matches(int(user.version)):
+        return not_modified(int(user.version))
     return await _user_answer(
         user, caller=caller, groups=groups, base_url=base_url, selection=selection
     )
@@ -177,10 +183,16 @@ async def delete_user(
     caller: ScimCaller,
     identity: Identity,
     context: AuditContext,
+    version: ExpectedVersion,
 ) -> Response:
-    """Deprovision a user (RFC 7644 §3.6)."""
+    """Deprovision a user (RFC 7644 §3.6); If-Match makes it conditional."""
     _tag_resource(user_id)
-    await identity.delete_user(org_id=caller.org_id, user_id=user_id, context=context)
+    await identity.delete_user(
+        org_id=caller.org_id,
+        user_id=user_id,
+        context=context,
+        expected_version=version,
+    )
     return Response(status_code=204)
 
 

@@ -85,24 +85,57 @@ def compile_group_filter(filter_text: str) -> Predicate:
 def group_sort_key(sort_by: str) -> ColumnElement[Any]:
     """Return what groups are ordered by for `sortBy` (RFC 7644 §3.4.2.3).
 
+    Every simple attribute sorts, and so do `members` and its sub-attributes:
+    a multi-valued attribute sorts by its first value, and members are listed
+    by id, so by the lowest member id. Text sorts ignoring case unless the
+    attribute is caseExact (`displayName` is not, `externalId` is).
+
     Raises:
         InvalidValue: `sort_by` names nothing a group can be sorted by.
     """
     try:
         node = Path(sort_by).ast if len(sort_by) <= MAX_SORT_BY_LENGTH else None
-    except InvalidPathException:
-        node = None
-    keys: dict[tuple[str, str | None], ColumnElement[Any]] = {
-        ("displayname", None): fold_case(_GROUP.display_name),
-        ("externalid", None): _GROUP.external_id,
-        ("id", None): _GROUP.group_id,
-        ("meta", "created"): _GROUP.created_at,
-        ("meta", "lastmodified"): _GROUP.updated_at,
-    }
-    key = keys.get(_names(node)) if isinstance(node, AttrPath) else None
+        names = _names(node) if isinstance(node, AttrPath) else None
+    except (InvalidPathException, InvalidFilter):
+        names = None
+    key = _SORT_KEYS.get(names) if names is not None else None
     if key is None:
         raise InvalidValue(f"sortBy '{sort_by}' names nothing a Group sorts by")
-    return key
+    return key()
+
+
+def _first_member() -> ColumnElement[Any]:
+    # The membership key (group_id, user_id) hands out the first at once.
+    return (
+        sa.select(_MEMBERS.user_id)
+        .where(_MEMBERS.group_id == _GROUP.group_id)
+        .correlate(ScimGroup.__table__)
+        .order_by(_MEMBERS.user_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _member_type() -> ColumnElement[Any]:
+    return sa.case((_with_member(None), sa.literal("User")))
+
+
+_SORT_KEYS: dict[tuple[str, str | None], Callable[[], ColumnElement[Any]]] = {
+    ("displayname", None): lambda: fold_case(_GROUP.display_name),
+    ("externalid", None): lambda: _GROUP.external_id,
+    ("id", None): lambda: _GROUP.group_id,
+    ("members", None): _first_member,
+    ("members", "value"): _first_member,
+    # A member's $ref is its value under the Users endpoint.
+    ("members", "$ref"): _first_member,
+    ("members", "type"): _member_type,
+    ("meta", "created"): lambda: _GROUP.created_at,
+    ("meta", "lastmodified"): lambda: _GROUP.updated_at,
+    ("meta", "version"): lambda: _GROUP.version,
+    # Every location is the endpoint's URL followed by the id.
+    ("meta", "location"): lambda: _GROUP.group_id,
+    ("meta", "resourcetype"): lambda: sa.literal("Group"),
+}
 
 
 class _GroupFilter(FilterVisitor[Predicate]):

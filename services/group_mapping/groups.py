@@ -189,11 +189,17 @@ class GroupService:
             checked.cancel()
 
     async def delete(
-        self, *, org_id: uuid.UUID, group_id: str, context: ChangeContext
+        self,
+        *,
+        org_id: uuid.UUID,
+        group_id: str,
+        context: ChangeContext,
+        expected_version: int = 0,
     ) -> None:
         """Delete a group, its memberships and its role mappings."""
         async with self._unit_of_work() as session:
             group, roles = await _load(session, org_id=org_id, group_id=group_id)
+            _check_version(group, expected_version)
             # Only the members of a group that grants roles need each a look.
             affected = (
                 await members.all_members(session, group_id=group.group_id)
@@ -240,10 +246,7 @@ class GroupService:
         unit = self._unit_of_work()
         async with unit as session:
             group, roles = await _load(session, org_id=org_id, group_id=group_id)
-            if expected_version and expected_version != group.version:
-                raise PreconditionFailed(
-                    f'version mismatch: the group is at W/"{group.version}"'
-                )
+            _check_version(group, expected_version)
 
             current = Attributes(group.display_name, group.external_id)
             wanted = (
@@ -380,6 +383,14 @@ async def _load(
         raise NotFound(f"Group {group_id} not found")
     group, role_ids = found
     return group, frozenset(role_ids)
+
+
+def _check_version(group: ScimGroup, expected_version: int) -> None:
+    """Refuse a write whose If-Match names another version (RFC 7644 §3.14)."""
+    if expected_version and expected_version != group.version:
+        raise PreconditionFailed(
+            f'version mismatch: the group is at W/"{group.version}"'
+        )
 
 
 async def _check_name_free(

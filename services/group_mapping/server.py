@@ -177,6 +177,7 @@ class GroupMappingServicer(pb_grpc.GroupMappingServiceServicer):
             org_id=_org(request.org_id),
             group_id=request.group_id,
             context=_change_context(request.context, default=Source.SCIM),
+            expected_version=request.expected_version,
         )
         return pb.DeleteGroupResponse()
 

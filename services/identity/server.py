@@ -224,6 +224,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             org_id=_org(request.org_id),
             user_id=request.user_id,
             context=_change_context(request.context),
+            expected_version=request.expected_version,
         )
         return pb.DeleteUserResponse()
 

@@ -83,6 +83,12 @@ def _action_for(before: User, after_status: UserStatus) -> AuditAction:
     return AuditAction.UPDATE
 
 
+def _check_version(user: User, expected_version: int) -> None:
+    """Refuse a write whose If-Match names another version (RFC 7644 §3.14)."""
+    if expected_version and expected_version != user.version:
+        raise PreconditionFailed(f'version mismatch: the user is at W/"{user.version}"')
+
+
 def _snapshot(user: User) -> dict[str, Any]:
     return {
         "status": user.status,
@@ -254,12 +260,18 @@ class UserService:
         )
 
     async def delete(
-        self, *, org_id: uuid.UUID, user_id: str, context: ChangeContext
+        self,
+        *,
+        org_id: uuid.UUID,
+        user_id: str,
+        context: ChangeContext,
+        expected_version: int = 0,
     ) -> User:
         """Deprovision a user: the record and its audit trail stay, SCIM reads 404."""
         async with self._unit_of_work() as session:
             schema = await self._schemas.load(session, org_id=org_id)
             user = await self._load(session, org_id=org_id, user_id=user_id, lock=True)
+            _check_version(user, expected_version)
             before = _snapshot(user)
             now = datetime.now(UTC)
             user.status = UserStatus.DEPROVISIONED
@@ -296,10 +308,7 @@ class UserService:
         async with self._unit_of_work() as session:
             schema = await self._schemas.load(session, org_id=org_id, lock=True)
             user = await self._load(session, org_id=org_id, user_id=user_id, lock=True)
-            if expected_version and expected_version != user.version:
-                raise PreconditionFailed(
-                    f'version mismatch: the user is at W/"{user.version}"'
-                )
+            _check_version(user, expected_version)
 
             current = with_lifecycle(
                 user.attributes, active=user.status == UserStatus.ACTIVE

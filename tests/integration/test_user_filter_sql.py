@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.identity.models import Base, Org, User, UserStatus
 from services.identity.scim.filters import compile_user_filter, user_sort_key
-from services.identity.scim.resource import normalize_user
+from services.identity.scim.resource import is_active, normalize_user
 from services.identity.scim.schema import (
+    CORE_USER_URN,
     ENTERPRISE_USER_URN,
     USER_SCHEMA,
     ResourceSchema,
@@ -136,7 +137,7 @@ def _row(name: str) -> dict[str, Any]:
         "org_id": ORG_ID,
         "user_name": attributes["userName"],
         "external_id": attributes.get("externalId"),
-        "status": UserStatus.ACTIVE if attributes["active"] else UserStatus.INACTIVE,
+        "status": UserStatus.ACTIVE if is_active(attributes) else UserStatus.INACTIVE,
         "attributes": attributes,
         "version": 1,
         "created_at": created,
@@ -158,11 +159,15 @@ async def matching(
 
 
 async def ordered(
-    engine: AsyncEngine, sort_by: str, *, descending: bool = False
+    engine: AsyncEngine,
+    sort_by: str,
+    *,
+    descending: bool = False,
+    schema: ResourceSchema = USER_SCHEMA,
 ) -> list[str]:
     """Return the names of all users in `sortBy` order."""
     names = {user_id: name for name, user_id in IDS.items()}
-    key = user_sort_key(sort_by)
+    key = user_sort_key(sort_by, schema=schema)
     query = (
         sa.select(User.user_id)
         .where(User.org_id == ORG_ID)
@@ -207,6 +212,9 @@ EXT = ENTERPRISE_USER_URN
         ("active eq true", {"ada", "alan"}),
         ("active eq false", {"grace"}),
         ("active ne true", {"grace"}),
+        # Unassigned while the user is ACTIVE: only grace's is set (false).
+        ("active pr", {"grace"}),
+        ("not (active pr)", {"ada", "alan"}),
         # meta: the timestamp columns.
         ('meta.created gt "2024-03-01T00:00:00Z"', {"grace", "alan"}),
         ('meta.created le "2024-01-01T00:00:00+00:00"', {"ada"}),
@@ -304,6 +312,44 @@ async def test_user_sort_key_orders_by_the_attribute(engine: AsyncEngine) -> Non
         "ada",
     ]
     assert await ordered(engine, "userName") == ["ada", "alan", "grace"]
+
+
+async def test_user_sort_key_orders_extension_and_qualified_attributes(
+    engine: AsyncEngine,
+) -> None:
+    # RFC 7644 §3.4.2.3: users without a value come last ascending, first
+    # descending.
+    department = f"{EXT}:department"
+    assert await ordered(engine, department) == ["grace", "ada", "alan"]
+    assert await ordered(engine, department, descending=True) == [
+        "alan",
+        "ada",
+        "grace",
+    ]
+    assert await ordered(engine, f"{CORE_USER_URN}:NAME.familyName") == [
+        "grace",
+        "ada",
+        "alan",
+    ]
+    clearance = f"{STAFF}:clearance"
+    assert await ordered(engine, clearance, schema=ORG_SCHEMA) == [
+        "ada",
+        "grace",
+        "alan",
+    ]
+    # Only ada has tags; the two without any come after her.
+    tags = await ordered(engine, f"{STAFF}:tags", schema=ORG_SCHEMA)
+    assert tags[0] == "ada"
+
+
+async def test_user_sort_key_orders_meta_and_column_attributes(
+    engine: AsyncEngine,
+) -> None:
+    assert await ordered(engine, "externalId") == ["ada", "grace", "alan"]
+    # Every version is 1 here, so the id decides.
+    assert await ordered(engine, "meta.version") == sorted(
+        ["ada", "grace", "alan"], key=lambda name: IDS[name]
+    )
 
 
 async def test_user_sort_key_orders_many_values_by_the_primary_one(

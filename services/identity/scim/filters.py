@@ -334,6 +334,10 @@ def _sort_column(target: Target) -> SqlValue | None:
         ("active", None): _USER.status == UserStatus.ACTIVE,
         ("meta", "created"): _USER.created_at,
         ("meta", "lastModified"): _USER.updated_at,
+        ("meta", "version"): _USER.version,
+        # Every location is the endpoint's URL followed by the id.
+        ("meta", "location"): _USER.user_id,
+        ("meta", "resourceType"): sa.literal("User"),
     }
     if name == "meta" and (name, sub) not in columns:
         raise InvalidValue(f"sortBy cannot be '{target}'")

@@ -329,8 +329,11 @@ class DeleteGroupRequest(_message.Message):
     ORG_ID_FIELD_NUMBER: _builtins.int
     GROUP_ID_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     group_id: _builtins.str
+    expected_version: _builtins.int
+    """Weak ETag version the client expects (If-Match), 0 when absent."""
     @_builtins.property
     def context(self) -> Global___RequestContext: ...
     def __init__(
@@ -339,10 +342,11 @@ class DeleteGroupRequest(_message.Message):
         org_id: _builtins.str = ...,
         group_id: _builtins.str = ...,
         context: Global___RequestContext | None = ...,
+        expected_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "group_id", b"group_id", "org_id", b"org_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "expected_version", b"expected_version", "group_id", b"group_id", "org_id", b"org_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

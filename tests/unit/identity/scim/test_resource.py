@@ -13,10 +13,10 @@ from services.identity.scim.resource import (
     MAX_VALUES,
     external_id,
     is_active,
-    with_lifecycle,
     normalize_user,
     parse_datetime,
     user_name,
+    with_lifecycle,
 )
 from services.identity.scim.schema import CORE_USER_URN, ENTERPRISE_USER_URN
 
