@@ -22,6 +22,7 @@ from services.group_mapping.filters import (
 )
 from services.group_mapping.member_filter import compile_member_filter
 from services.group_mapping.models import ScimGroup
+from services.group_mapping.resource import GROUP_URN
 
 DIALECT = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
 ALICE = "5d1e2f3a-0000-4000-8000-00000000000a"
@@ -84,8 +85,14 @@ def test_refused_filters(text: str) -> None:
 
 def test_sort_keys_and_refusal() -> None:
     assert "lower" in sql(group_sort_key("displayName"))
-    with pytest.raises(InvalidValue):
-        group_sort_key("members")
+    assert "lower" in sql(group_sort_key(f"{GROUP_URN}:DISPLAYNAME"))
+    assert "lower" not in sql(group_sort_key("externalId"))
+    assert sql(group_sort_key("meta.version")) == "scim_group.version"
+    for name in ("members", "MEMBERS.value", "members.$ref"):
+        assert "ORDER BY group_membership.user_id" in sql(group_sort_key(name))
+    for refused in ("meta", "members.display", "urn:example:x:displayName", "x["):
+        with pytest.raises(InvalidValue):
+            group_sort_key(refused)
 
 
 def test_member_filter_on_a_value_that_is_no_id_matches_nothing() -> None:
