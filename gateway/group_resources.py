@@ -75,6 +75,18 @@ def group_response(
     )
 
 
+def group_representations(
+    views: Sequence[GroupView], *, base_url: str, selection: AttributeSelection
+) -> list[dict[str, Any]]:
+    """Return each group as the client asked for it."""
+    return [
+        project(
+            group_resource(view, base_url=base_url), selection, core_schema=urns.GROUP
+        )
+        for view in views
+    ]
+
+
 def group_list_response(
     page: GroupPage,
     *,
@@ -83,12 +95,9 @@ def group_list_response(
     selection: AttributeSelection,
 ) -> ScimResponse:
     """Answer with one page of groups as a ListResponse (RFC 7644 §3.4.2)."""
-    resources = [
-        project(
-            group_resource(view, base_url=base_url), selection, core_schema=urns.GROUP
-        )
-        for view in page.groups[: query.count]
-    ]
+    resources = group_representations(
+        page.groups[: query.count], base_url=base_url, selection=selection
+    )
     return ScimResponse(
         list_body(resources, total=page.total_results, start_index=query.start_index)
     )

@@ -102,6 +102,24 @@ def user_response(
     )
 
 
+def user_representations(
+    users: Sequence[Any],
+    *,
+    base_url: str,
+    selection: AttributeSelection,
+    groups: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> list[dict[str, Any]]:
+    """Return each user as the client asked for it, with its `groups`."""
+    return [
+        project(
+            user_resource(user, base_url=base_url, groups=groups.get(str(user.id), ())),
+            selection,
+            core_schema=urns.USER,
+        )
+        for user in users
+    ]
+
+
 def list_body(
     resources: list[dict[str, Any]], *, total: int, start_index: int
 ) -> dict[str, Any]:
@@ -126,18 +144,12 @@ def list_response(
 ) -> ScimResponse:
     """Answer with one page of users as a ListResponse (RFC 7644 §3.4.2)."""
     # §3.4.2.4: never more resources than the client asked for.
-    page = list(users)[: query.count]
-    memberships = groups or {}
-    resources = [
-        project(
-            user_resource(
-                user, base_url=base_url, groups=memberships.get(str(user.id), ())
-            ),
-            selection,
-            core_schema=urns.USER,
-        )
-        for user in page
-    ]
+    resources = user_representations(
+        list(users)[: query.count],
+        base_url=base_url,
+        selection=selection,
+        groups=groups or {},
+    )
     return ScimResponse(
         list_body(resources, total=total, start_index=query.start_index)
     )

@@ -16,16 +16,19 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from gateway import urns
 from gateway.auth import ScimCaller
 from gateway.body import JsonObject
 from gateway.context import ScimBaseUrl
 from gateway.group_mapping import GroupMapping, GroupMappingClient, GroupPage
-from gateway.group_resources import group_resource, user_groups, wants_members
+from gateway.group_resources import (
+    group_representations,
+    user_groups,
+    wants_members,
+)
 from gateway.identity import Identity, IdentityClient, TokenOwner, UserQuery
 from gateway.listing import search_request
-from gateway.projection import AttributeSelection, project
-from gateway.rendering import list_body, user_resource
+from gateway.projection import AttributeSelection
+from gateway.rendering import list_body, user_representations
 from gateway.responses import ScimResponse
 from services.common.errors import InvalidFilter, InvalidValue
 
@@ -63,14 +66,20 @@ async def search_all(
     if user_error is not None and group_error is not None:
         raise user_error
 
-    resources = await _rendered_users(
-        users, caller=caller, groups=groups, base_url=base_url, selection=selection
+    memberships = await user_groups(
+        users,
+        org_id=caller.org_id,
+        selection=selection,
+        groups=groups,
+        base_url=base_url,
     )
-    resources += [
-        project(
-            group_resource(view, base_url=base_url), selection, core_schema=urns.GROUP
-        )
-        for view in page.groups[: group_query.count]
+    resources = [
+        *user_representations(
+            users, base_url=base_url, selection=selection, groups=memberships
+        ),
+        *group_representations(
+            page.groups[: group_query.count], base_url=base_url, selection=selection
+        ),
     ]
     total = user_total + page.total_results
     return ScimResponse(
@@ -104,30 +113,3 @@ async def _group_page(
     except InvalidFilter as error:
         return GroupPage(total_results=0, groups=[]), error
     return page, None
-
-
-async def _rendered_users(
-    users: list[Any],
-    *,
-    caller: TokenOwner,
-    groups: GroupMappingClient,
-    base_url: str,
-    selection: AttributeSelection,
-) -> list[dict[str, Any]]:
-    memberships = await user_groups(
-        users,
-        org_id=caller.org_id,
-        selection=selection,
-        groups=groups,
-        base_url=base_url,
-    )
-    return [
-        project(
-            user_resource(
-                user, base_url=base_url, groups=memberships.get(str(user.id), ())
-            ),
-            selection,
-            core_schema=urns.USER,
-        )
-        for user in users
-    ]
