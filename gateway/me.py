@@ -26,11 +26,9 @@ async def me(caller: ScimCaller) -> None:
     raise NotImplementedOperation(_DETAIL)
 
 
-for _path in ("/Me", "/Me/{rest:path}"):
+# One route per method and path, each with an operation id of its own.
+for _path, _suffix in (("/Me", ""), ("/Me/{rest:path}", "_subpath")):
     for _method in _METHODS:
         router.add_api_route(
-            _path,
-            me,
-            methods=[_method],
-            operation_id=f"me_{_method.lower()}{'_path' if 'rest' in _path else ''}",
+            _path, me, methods=[_method], operation_id=f"me_{_method.lower()}{_suffix}"
         )

@@ -77,6 +77,9 @@ async def test_schemas_describe_user_enterprise_user_and_group(
     group = {a["name"]: a for a in schemas[GROUP]["attributes"]}
     assert group["displayName"]["uniqueness"] == "server"
     assert group["members"]["multiValued"] is True
+    # RFC 7643 §8.7.1: a member's display is not kept, so it is not described.
+    members = [sub["name"] for sub in group["members"]["subAttributes"]]
+    assert sorted(members) == ["$ref", "type", "value"]
     attributes = {a["name"]: a for a in schemas[CORE]["attributes"]}
     assert attributes["userName"]["required"] is True
     assert attributes["userName"]["uniqueness"] == "server"
