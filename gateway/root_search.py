@@ -54,12 +54,7 @@ async def search_all(
     users, user_total, user_error = await _user_page(
         query, caller=caller, identity=identity
     )
-    # The groups' part of the page starts where the users' part ends.
-    group_query = replace(
-        query,
-        start_index=max(query.start_index - user_total, 1),
-        count=query.count - len(users),
-    )
+    group_query = groups_part(query, user_total=user_total, users_listed=len(users))
     page, group_error = await _group_page(
         group_query, caller=caller, groups=groups, selection=selection
     )
@@ -84,6 +79,20 @@ async def search_all(
     total = user_total + page.total_results
     return ScimResponse(
         list_body(resources, total=total, start_index=query.start_index)
+    )
+
+
+def groups_part(query: UserQuery, *, user_total: int, users_listed: int) -> UserQuery:
+    """Return the query of the groups' part of a page: where the users' part ends.
+
+    Resource `user_total + k` of the sequence is the k-th group, so a page
+    that starts past the users starts that far into the groups, and one that
+    starts among them takes what room the users leave.
+    """
+    return replace(
+        query,
+        start_index=max(query.start_index - user_total, 1),
+        count=query.count - users_listed,
     )
 
 
