@@ -14,6 +14,7 @@ from gateway import (
     admin_audit,
     admin_credentials,
     audit,
+    bulk,
     discovery,
     groups,
     org_schemas,
@@ -119,6 +120,7 @@ def create_app(
     scim.include_router(users.router)
     scim.include_router(groups.router)
     scim.include_router(discovery.router)
+    scim.include_router(bulk.router)
     app.include_router(scim)
     app.include_router(orgs.router)
     app.include_router(tokens.router)

@@ -67,7 +67,8 @@ def parse_id(value: str) -> uuid.UUID | None:
         return None
 
 
-def _status_for(attributes: dict[str, Any]) -> UserStatus:
+def status_for(attributes: dict[str, Any]) -> UserStatus:
+    """Return the lifecycle state a user's SCIM `active` attribute asks for."""
     return UserStatus.ACTIVE if attributes.get("active", True) else UserStatus.INACTIVE
 
 
@@ -119,7 +120,7 @@ class UserService:
                 org_id=org_id,
                 user_name=attributes["userName"],
                 external_id=attributes.get("externalId"),
-                status=_status_for(attributes),
+                status=status_for(attributes),
                 attributes=attributes,
                 version=1,
                 created_at=now,
@@ -320,7 +321,7 @@ class UserService:
                 user_id=user.user_id,
             )
             before = _snapshot(user)
-            new_status = _status_for(attributes)
+            new_status = status_for(attributes)
             action = _action_for(user, new_status)
             user.attributes = attributes
             user.user_name = attributes["userName"]
@@ -361,6 +362,15 @@ class UserService:
                     occurred_at=user.updated_at,
                 )
             )
+
+    @property
+    def schemas(self) -> OrgSchemas:
+        """The org schemas every write of this service checks against."""
+        return self._schemas
+
+    def unit_of_work(self) -> _UnitOfWork:
+        """Return a transaction that wakes the outbox relay once it commits."""
+        return self._unit_of_work()
 
     def _unit_of_work(self) -> _UnitOfWork:
         return _UnitOfWork(self._sessions, on_committed=self._on_committed)
@@ -414,35 +424,13 @@ class UserService:
         context: ChangeContext,
         schema: ResourceSchema,
     ) -> uuid.UUID:
-        event_id = uuid.uuid4()
-        occurred_at = user.updated_at
-        session.add(
-            ProvisioningAudit(
-                event_id=event_id,
-                org_id=user.org_id,
-                user_id=user.user_id,
-                action=action,
-                source="SCIM",
-                request_id=context.request_id,
-                token_id=context.token_id,
-                before=before,
-                after=_snapshot(user),
-                version=user.version,
-                request_received_at=context.received_at,
-                occurred_at=occurred_at,
-            )
-        )
-        add_user_event(
+        event_id = record_change(
             session,
-            event_id=event_id,
             action=action,
+            before=before,
             user=user,
-            request_id=context.request_id,
-            request_received_at=context.received_at,
-            occurred_at=occurred_at,
-            # Consumers see the user's SCIM attributes, extensions included,
-            # but never a value its schema says is never returned.
-            attributes=visible_attributes(user.attributes, schema=schema),
+            context=context,
+            schema=schema,
         )
         logger.info(
             "user %s: %s to version %d",
@@ -452,6 +440,52 @@ class UserService:
             extra={"org_id": str(user.org_id), "request_id": context.request_id},
         )
         return event_id
+
+
+def record_change(
+    session: AsyncSession,
+    *,
+    action: AuditAction,
+    before: dict[str, Any] | None,
+    user: User,
+    context: ChangeContext,
+    schema: ResourceSchema,
+) -> uuid.UUID:
+    """Add the audit row and the outbox event of a change of `user` to `session`.
+
+    Both share one new event id, which is returned.
+    """
+    event_id = uuid.uuid4()
+    occurred_at = user.updated_at
+    session.add(
+        ProvisioningAudit(
+            event_id=event_id,
+            org_id=user.org_id,
+            user_id=user.user_id,
+            action=action,
+            source="SCIM",
+            request_id=context.request_id,
+            token_id=context.token_id,
+            before=before,
+            after=_snapshot(user),
+            version=user.version,
+            request_received_at=context.received_at,
+            occurred_at=occurred_at,
+        )
+    )
+    add_user_event(
+        session,
+        event_id=event_id,
+        action=action,
+        user=user,
+        request_id=context.request_id,
+        request_received_at=context.received_at,
+        occurred_at=occurred_at,
+        # Consumers see the user's SCIM attributes, extensions included,
+        # but never a value its schema says is never returned.
+        attributes=visible_attributes(user.attributes, schema=schema),
+    )
+    return event_id
 
 
 class _UnitOfWork:
