@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from scim2_models import Uniqueness as UniquenessCharacteristic
@@ -24,7 +24,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import ScimError, Uniqueness
-from services.identity.models import AuditAction, User, UserStatus, fold_case
+from services.common.telemetry import inject_headers
+from services.identity.models import (
+    AuditAction,
+    OutboxEvent,
+    ProvisioningAudit,
+    User,
+    UserStatus,
+    fold_case,
+)
 from services.identity.org_schemas import OrgSchemas, unique_lock_key
 from services.identity.scim import jsonb
 from services.identity.scim.resource import normalize_user
@@ -32,7 +40,7 @@ from services.identity.scim.schema import ResourceSchema, name_of
 from services.identity.users import (
     ChangeContext,
     UserService,
-    record_change,
+    change_rows,
     status_for,
 )
 
@@ -46,6 +54,10 @@ MAX_BATCH = 1000
 _ATTEMPTS = 3
 
 _ATTRIBUTES = User.__table__.c.attributes
+# Written with Core statements: one INSERT for all the rows of a batch.
+_USERS = cast(sa.Table, User.__table__)
+_AUDITS = cast(sa.Table, ProvisioningAudit.__table__)
+_EVENTS = cast(sa.Table, OutboxEvent.__table__)
 
 Outcome = User | ScimError
 """What became of one item: the user written, or why it was refused."""
@@ -137,16 +149,7 @@ async def _create(
         for o in outcomes
     ]
 
-    for outcome in outcomes:
-        if isinstance(outcome, User):
-            record_change(
-                session,
-                action=AuditAction.PROVISION,
-                before=None,
-                user=outcome,
-                context=context,
-                schema=schema,
-            )
+    await _record(session, outcomes, context=context, schema=schema)
     logger.info(
         "batch of %d users: %d provisioned, %d refused",
         len(payloads),
@@ -342,7 +345,74 @@ async def _insert(session: AsyncSession, users: list[User]) -> set[uuid.UUID]:
         }
         for user in users
     ]
-    statement = (
-        insert(User).values(rows).on_conflict_do_nothing().returning(User.user_id)
+    written = await _insert_rows(
+        session, _USERS, rows, conflicts="nothing", returning=_USERS.c.user_id
     )
-    return set((await session.execute(statement)).scalars())
+    return set(written)
+
+
+async def _record(
+    session: AsyncSession,
+    outcomes: list[Outcome],
+    *,
+    context: ChangeContext,
+    schema: ResourceSchema,
+) -> None:
+    """Write each new user's audit row and event, as a single create writes them."""
+    # Every event of the batch is written in this one span.
+    headers = inject_headers()
+    audits, events = [], []
+    for outcome in outcomes:
+        if isinstance(outcome, User):
+            audit, event = change_rows(
+                action=AuditAction.PROVISION,
+                before=None,
+                user=outcome,
+                context=context,
+                schema=schema,
+                trace_headers=headers,
+            )
+            audits.append(audit)
+            events.append(event)
+    if audits:
+        await _insert_rows(session, _AUDITS, audits)
+        await _insert_rows(session, _EVENTS, events)
+
+
+async def _insert_rows(
+    session: AsyncSession,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    *,
+    conflicts: str = "",
+    returning: Any = None,
+) -> list[Any]:
+    """INSERT rows in one statement whose parameters are one array per column.
+
+    The statement is the same whatever the number of rows, so it is parsed
+    and planned once, and its parameters stay few; JSONB values travel as
+    text and are cast by the database.
+    """
+    names = list(rows[0])
+    arrays = []
+    for name in names:
+        column_type = table.c[name].type
+        values = [row[name] for row in rows]
+        if isinstance(column_type, JSONB):
+            arrays.append(sa.literal([json.dumps(v) for v in values], ARRAY(sa.Text)))
+        else:
+            arrays.append(sa.literal(values, ARRAY(column_type)))
+    unnested = sa.func.unnest(*arrays).table_valued(*names).render_derived()
+    columns = [
+        sa.cast(unnested.c[name], JSONB)
+        if isinstance(table.c[name].type, JSONB)
+        else unnested.c[name]
+        for name in names
+    ]
+    statement = insert(table).from_select(names, sa.select(*columns))
+    if conflicts == "nothing":
+        statement = statement.on_conflict_do_nothing()
+    if returning is None:
+        await session.execute(statement)
+        return []
+    return list((await session.execute(statement.returning(returning))).scalars())

@@ -20,9 +20,10 @@ from services.common.errors import (
     Unauthorized,
     Uniqueness,
 )
-from services.identity.events import add_user_event
+from services.identity.events import user_event_row
 from services.identity.models import (
     AuditAction,
+    OutboxEvent,
     ProvisioningAudit,
     User,
     UserStatus,
@@ -455,26 +456,45 @@ def record_change(
 
     Both share one new event id, which is returned.
     """
+    audit, event = change_rows(
+        action=action, before=before, user=user, context=context, schema=schema
+    )
+    session.add(ProvisioningAudit(**audit))
+    session.add(OutboxEvent(**event))
+    event_id: uuid.UUID = audit["event_id"]
+    return event_id
+
+
+def change_rows(
+    *,
+    action: AuditAction,
+    before: dict[str, Any] | None,
+    user: User,
+    context: ChangeContext,
+    schema: ResourceSchema,
+    trace_headers: dict[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the `provisioning_audit` and `outbox_event` rows of a change.
+
+    They share one new event id.
+    """
     event_id = uuid.uuid4()
     occurred_at = user.updated_at
-    session.add(
-        ProvisioningAudit(
-            event_id=event_id,
-            org_id=user.org_id,
-            user_id=user.user_id,
-            action=action,
-            source="SCIM",
-            request_id=context.request_id,
-            token_id=context.token_id,
-            before=before,
-            after=_snapshot(user),
-            version=user.version,
-            request_received_at=context.received_at,
-            occurred_at=occurred_at,
-        )
-    )
-    add_user_event(
-        session,
+    audit = {
+        "event_id": event_id,
+        "org_id": user.org_id,
+        "user_id": user.user_id,
+        "action": action,
+        "source": "SCIM",
+        "request_id": context.request_id,
+        "token_id": context.token_id,
+        "before": before,
+        "after": _snapshot(user),
+        "version": user.version,
+        "request_received_at": context.received_at,
+        "occurred_at": occurred_at,
+    }
+    event = user_event_row(
         event_id=event_id,
         action=action,
         user=user,
@@ -484,8 +504,9 @@ def record_change(
         # Consumers see the user's SCIM attributes, extensions included,
         # but never a value its schema says is never returned.
         attributes=visible_attributes(user.attributes, schema=schema),
+        trace_headers=trace_headers,
     )
-    return event_id
+    return audit, event
 
 
 class _UnitOfWork:
