@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 # Users per CreateUsers call, and the JSON bytes they may take together: one
 # transaction stays short, and one message far below gRPC's 4 MiB.
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
 BATCH_BYTES = 2 * 1024 * 1024
 
 

@@ -95,8 +95,9 @@ class IdentityClient:
     ) -> list[Any]:
         """Provision users from SCIM bodies (JSON texts) in one transaction.
 
-        Each item is answered with its user or its `ScimError`, in order; with
-        `max_errors`, only the items up to the one making that many failures.
+        Each item is answered with the new user's id and version or its
+        `ScimError`, in order; with `max_errors`, only the items up to the one
+        making that many failures.
         """
         request = identity_pb2.CreateUsersRequest(
             org_id=org_id,

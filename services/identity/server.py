@@ -141,9 +141,7 @@ def _user_body(text: str) -> dict[str, Any] | ScimError:
         return error
 
 
-def _create_result(
-    outcome: User | ScimError, *, schema: ResourceSchema
-) -> pb.CreateUserResult:
+def _create_result(outcome: User | ScimError) -> pb.CreateUserResult:
     if isinstance(outcome, ScimError):
         failure = pb.ScimFailure(
             status=outcome.status,
@@ -151,7 +149,8 @@ def _create_result(
             detail=outcome.detail,
         )
         return pb.CreateUserResult(error=failure)
-    return pb.CreateUserResult(user=to_message(outcome, schema=schema))
+    created = pb.CreatedUser(id=str(outcome.user_id), version=outcome.version)
+    return pb.CreateUserResult(user=created)
 
 
 class IdentityServicer(pb_grpc.IdentityServiceServicer):
@@ -200,10 +199,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             context=_change_context(request.context),
             max_errors=max(request.max_errors, 0),
         )
-        schema = await self._users.schema_for(org_id=org_id)
-        return pb.CreateUsersResponse(
-            results=[_create_result(outcome, schema=schema) for outcome in outcomes]
-        )
+        return pb.CreateUsersResponse(results=[_create_result(o) for o in outcomes])
 
     @scim_errors
     async def GetUser(self, request: pb.GetUserRequest, context: Context) -> pb.User:

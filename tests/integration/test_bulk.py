@@ -583,3 +583,70 @@ async def test_malformed_operations_fail_alone_with_a_clear_error(
     assert "needs a path" in details[3]
     assert "already the bulkId of operation 4" in details[4]
     assert "must be an object" in details[5]
+
+
+HR = "urn:acme:scim:schemas:extension:hr:2.0:User"
+
+
+async def test_bulk_holds_unique_extension_values_against_the_org_and_itself(
+    stack: Stack, scim: httpx.AsyncClient, org: OrgCredentials, database: AsyncEngine
+) -> None:
+    schema = {
+        "id": HR,
+        "name": "HR",
+        "attributes": [
+            {"name": "badge", "type": "integer", "uniqueness": "server"},
+            {"name": "alias", "type": "string", "uniqueness": "server"},
+        ],
+    }
+    async with httpx.AsyncClient(
+        base_url=f"{stack.base_url}/admin",
+        headers={"Authorization": f"Bearer {stack.admin_token}"},
+    ) as admin:
+        registered = await admin.post(f"/orgs/{org.name}/schemas", json=schema)
+    assert registered.status_code == 201, registered.text
+    run = uuid.uuid4().hex[:8]
+    held = await scim.post(
+        "/Users",
+        json={
+            "schemas": [USER, HR],
+            "userName": f"held.{run}@x.test",
+            HR: {"badge": 7},
+        },
+    )
+    assert held.status_code == 201, held.text
+
+    def hr_user(bulk_id: str, **hr: Any) -> dict[str, Any]:
+        return user_op(bulk_id, f"{bulk_id}.{run}@x.test", **{HR: hr})
+
+    operations = await post_bulk(
+        scim,
+        bulk_body(
+            [
+                hr_user("holds7", badge=7),
+                hr_user("first8", badge=8, alias="Ann"),
+                hr_user("second8", badge=8),
+                hr_user("sameAlias", badge=9, alias="ANN"),
+                # Refused for its userName: it claims no value...
+                user_op("taken", f"held.{run}@x.test", **{HR: {"badge": 10}}),
+                # ...so this one may have badge 10.
+                hr_user("gets10", badge=10),
+            ]
+        ),
+    )
+
+    statuses = {op["bulkId"]: op["status"] for op in operations}
+    assert statuses == {
+        "holds7": "409",
+        "first8": "201",
+        "second8": "409",
+        "sameAlias": "409",
+        "taken": "409",
+        "gets10": "201",
+    }
+    answered = by_bulk_id(operations)
+    assert "another user" in answered["holds7"]["response"]["detail"]
+    assert f"{HR}:badge" in answered["second8"]["response"]["detail"]
+    assert "earlier user of this request" in answered["second8"]["response"]["detail"]
+    assert f"{HR}:alias" in answered["sameAlias"]["response"]["detail"]
+    assert await count_rows(database, org.org_id) == (3, 3, 3)

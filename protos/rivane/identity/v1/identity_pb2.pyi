@@ -188,19 +188,45 @@ class ScimFailure(_message.Message):
 Global___ScimFailure: _TypeAlias = ScimFailure  # noqa: Y015
 
 @_typing.final
+class CreatedUser(_message.Message):
+    """A user a batch created: what a Bulk answer shows of it (RFC 7644 §3.7.3).
+    GetUser returns the whole user.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    version: _builtins.int
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatedUser: _TypeAlias = CreatedUser  # noqa: Y015
+
+@_typing.final
 class CreateUserResult(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     USER_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def user(self) -> Global___User: ...
+    def user(self) -> Global___CreatedUser: ...
     @_builtins.property
     def error(self) -> Global___ScimFailure: ...
     def __init__(
         self,
         *,
-        user: Global___User | None = ...,
+        user: Global___CreatedUser | None = ...,
         error: Global___ScimFailure | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "user", b"user"]  # noqa: Y015

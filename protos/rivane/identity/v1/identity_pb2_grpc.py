@@ -147,7 +147,8 @@ class IdentityServiceServicer:
 
     def CreateUsers(self, request, context):
         """Provision many users in one transaction (SCIM Bulk, RFC 7644 §3.7): each
-        item is answered with its user or its SCIM error, in the order sent.
+        item is answered with the user's id and version or its SCIM error, in
+        the order sent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -41,7 +41,8 @@ class IdentityServiceStub:
     DeleteUser: _grpc.UnaryUnaryMultiCallable[_identity_pb2.DeleteUserRequest, _identity_pb2.DeleteUserResponse]
     CreateUsers: _grpc.UnaryUnaryMultiCallable[_identity_pb2.CreateUsersRequest, _identity_pb2.CreateUsersResponse]
     """Provision many users in one transaction (SCIM Bulk, RFC 7644 §3.7): each
-    item is answered with its user or its SCIM error, in the order sent.
+    item is answered with the user's id and version or its SCIM error, in
+    the order sent.
     """
     ResolveToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ResolveTokenRequest, _identity_pb2.ResolveTokenResponse]
     """The org and token a SCIM bearer secret belongs to, while it is live.
@@ -75,7 +76,8 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     DeleteUser: _aio.UnaryUnaryMultiCallable[_identity_pb2.DeleteUserRequest, _identity_pb2.DeleteUserResponse]  # type: ignore[assignment]
     CreateUsers: _aio.UnaryUnaryMultiCallable[_identity_pb2.CreateUsersRequest, _identity_pb2.CreateUsersResponse]  # type: ignore[assignment]
     """Provision many users in one transaction (SCIM Bulk, RFC 7644 §3.7): each
-    item is answered with its user or its SCIM error, in the order sent.
+    item is answered with the user's id and version or its SCIM error, in
+    the order sent.
     """
     ResolveToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.ResolveTokenRequest, _identity_pb2.ResolveTokenResponse]  # type: ignore[assignment]
     """The org and token a SCIM bearer secret belongs to, while it is live.
@@ -148,7 +150,8 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.CreateUsersResponse, _abc.Awaitable[_identity_pb2.CreateUsersResponse]]:
         """Provision many users in one transaction (SCIM Bulk, RFC 7644 §3.7): each
-        item is answered with its user or its SCIM error, in the order sent.
+        item is answered with the user's id and version or its SCIM error, in
+        the order sent.
         """
 
     @_abc_1.abstractmethod
