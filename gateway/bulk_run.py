@@ -145,7 +145,7 @@ class BulkRun:
                     error, what=f"a batch of {len(batch)} User POSTs"
                 )
                 for operation, _ in batch:
-                    self._record(self._failed(operation, failure))
+                    self._record(self._failed(operation, failure, handled=True))
                 continue
             for (operation, _), outcome in zip(batch, outcomes, strict=False):
                 if isinstance(outcome, ScimError):
@@ -247,13 +247,21 @@ class BulkRun:
             resource_id=resource_id,
         )
 
-    def _failed(self, operation: Operation, error: Exception) -> Result:
-        if not isinstance(error, ScimError):
+    def _failed(
+        self, operation: Operation, error: Exception, *, handled: bool = False
+    ) -> Result:
+        """Return the result of a failed operation.
+
+        A failure on our side goes through `_server_failure` first, unless
+        it was `handled` there already (once for a whole batch).
+        """
+        if not handled and (not isinstance(error, ScimError) or error.status >= 500):
             error = self._server_failure(
                 error,
                 what=f"operation {operation.index} ({operation.method} "
                 f"/{operation.endpoint})",
             )
+        assert isinstance(error, ScimError)
         location = None
         if operation.resource_id and not operation.resource_id.startswith(
             BULK_ID_PREFIX
@@ -273,9 +281,19 @@ class BulkRun:
     def _server_failure(self, error: Exception, *, what: str) -> ScimError:
         """Handle operations that failed on our side: the one place for them.
 
-        The client sees a SCIM 500 for each operation, and no detail of
-        ours; the log keeps the error, never an operation's data.
+        A SCIM 5xx (a service unavailable) is answered as it is; anything
+        else is answered 500 with no detail of ours. The log keeps the
+        error, never an operation's data.
         """
+        if isinstance(error, ScimError):
+            logger.warning(
+                "bulk: %s failed with %d: %s",
+                what,
+                error.status,
+                error.detail,
+                extra={"org_id": self._org_id},
+            )
+            return error
         logger.error(
             "bulk: %s failed on our side",
             what,
