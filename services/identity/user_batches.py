@@ -42,7 +42,7 @@ from services.identity.users import (
     ChangeContext,
     UserService,
     change_rows,
-    status_for,
+    new_user,
 )
 
 logger = logging.getLogger(__name__)
@@ -183,17 +183,7 @@ def _validated(
         attributes = normalize_user(payload, schema=schema)
     except ScimError as error:
         return error
-    return User(
-        user_id=uuid.uuid4(),
-        org_id=org_id,
-        user_name=attributes["userName"],
-        external_id=attributes.get("externalId"),
-        status=status_for(attributes),
-        attributes=attributes,
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
+    return new_user(org_id=org_id, attributes=attributes, now=now)
 
 
 def _settle(

@@ -68,9 +68,23 @@ def parse_id(value: str) -> uuid.UUID | None:
         return None
 
 
-def status_for(attributes: dict[str, Any]) -> UserStatus:
-    """Return the lifecycle state a user's SCIM `active` attribute asks for."""
+def _status_for(attributes: dict[str, Any]) -> UserStatus:
     return UserStatus.ACTIVE if attributes.get("active", True) else UserStatus.INACTIVE
+
+
+def new_user(*, org_id: uuid.UUID, attributes: dict[str, Any], now: datetime) -> User:
+    """Return a user to provision from its validated SCIM attributes, at version 1."""
+    return User(
+        user_id=uuid.uuid4(),
+        org_id=org_id,
+        user_name=attributes["userName"],
+        external_id=attributes.get("externalId"),
+        status=_status_for(attributes),
+        attributes=attributes,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def _action_for(before: User, after_status: UserStatus) -> AuditAction:
@@ -115,18 +129,7 @@ class UserService:
         async with self._unit_of_work() as session:
             schema = await self._schemas.load(session, org_id=org_id, lock=True)
             attributes = normalize_user(payload, schema=schema)
-            now = datetime.now(UTC)
-            user = User(
-                user_id=uuid.uuid4(),
-                org_id=org_id,
-                user_name=attributes["userName"],
-                external_id=attributes.get("externalId"),
-                status=status_for(attributes),
-                attributes=attributes,
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
+            user = new_user(org_id=org_id, attributes=attributes, now=datetime.now(UTC))
             await self._check_user_name_free(
                 session, org_id=org_id, user_name=user.user_name, user_id=None
             )
@@ -322,7 +325,7 @@ class UserService:
                 user_id=user.user_id,
             )
             before = _snapshot(user)
-            new_status = status_for(attributes)
+            new_status = _status_for(attributes)
             action = _action_for(user, new_status)
             user.attributes = attributes
             user.user_name = attributes["userName"]

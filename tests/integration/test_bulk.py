@@ -7,6 +7,7 @@ PostgreSQL, and the events on Kafka.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -650,3 +651,17 @@ async def test_bulk_holds_unique_extension_values_against_the_org_and_itself(
     assert "earlier user of this request" in answered["second8"]["response"]["detail"]
     assert f"{HR}:alias" in answered["sameAlias"]["response"]["detail"]
     assert await count_rows(database, org.org_id) == (3, 3, 3)
+
+
+async def test_concurrent_bulks_of_the_same_users_create_each_once(
+    scim: httpx.AsyncClient, org: OrgCredentials, database: AsyncEngine
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    body = bulk_body(migration(run, 300))
+
+    first, second = await asyncio.gather(post_bulk(scim, body), post_bulk(scim, body))
+
+    for n in range(300):
+        statuses = sorted([first[n]["status"], second[n]["status"]])
+        assert statuses == ["201", "409"], (n, first[n], second[n])
+    assert await count_rows(database, org.org_id) == (300, 300, 300)
