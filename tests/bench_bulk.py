@@ -1,11 +1,12 @@
 """SCIM Bulk for a first migration: the bulk part of `python -m tests.bench`.
 
-Through the gateway over HTTP: one BulkRequest of `--bulk-users` User POSTs
-(1,000), then one of `--bulk-big-users` (10,000), each timed from sending
-the request to reading the whole answer, every operation required to be 201.
-In the same run, the same 1,000-user request goes to scim2-server (the
-python-scim reference server, serving from memory, started here on a free
-port with its own CLI), and the ratio of the two times is printed. The target
+Through the gateway over HTTP: a BulkRequest of `--bulk-users` User POSTs
+(1,000), five times with new users each time, then one of `--bulk-big-users`
+(10,000); each is timed from sending the request to reading the whole
+answer, and every operation must be answered 201. In the same run the same
+five 1,000-user requests go to scim2-server (the python-scim reference
+server, serving from memory, started here on a free port with its own CLI),
+and the ratio of the two medians is printed. The target
 is 1,000 users in under 0.5 s, at least 4 times faster than scim2-server.
 
 Alone: `python -m tests.bench_bulk` starts its own stack over the bench
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import time
@@ -33,6 +35,10 @@ import httpx
 from tests.integration.stack import ROOT, free_port
 
 TARGET_SECONDS = 0.5
+# The 1,000-user request is timed this many times on each server, with new
+# users each time; the median is shown.
+RUNS = 5
+SETTLE_SECONDS = 2.0
 TARGET_RATIO = 4.0
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -117,8 +123,9 @@ async def measure(
         await time_bulk(
             gateway, bulk_request(f"warm{run}", 20), figures, name="warm-up"
         )
-        body = bulk_request(run, users)
-        figures.gateway = await time_bulk(gateway, body, figures, name="gateway")
+        figures.gateway = await _median(
+            gateway, run=run, users=users, figures=figures, name="gateway"
+        )
         figures.gateway_big = await time_bulk(
             gateway, bulk_request(f"big{run}", big_users), figures, name="gateway big"
         )
@@ -130,10 +137,35 @@ async def measure(
             await time_bulk(
                 reference, bulk_request(f"warm{run}", 20), figures, name="warm-up"
             )
-            figures.reference = await time_bulk(
-                reference, body, figures, name="scim2-server"
+            figures.reference = await _median(
+                reference, run=run, users=users, figures=figures, name="scim2-server"
             )
     return figures
+
+
+async def _median(
+    client: httpx.AsyncClient,
+    *,
+    run: str,
+    users: int,
+    figures: BulkFigures,
+    name: str,
+) -> float | None:
+    """Time `RUNS` requests of new users each; the median, or None if one failed.
+
+    Both servers get the same requests: run r creates the same userNames on each.
+    """
+    times = []
+    for attempt in range(RUNS):
+        # The outbox relay publishes the last request's events meanwhile:
+        # each request is timed with it idle, as the first one is.
+        await asyncio.sleep(SETTLE_SECONDS)
+        body = bulk_request(f"{run}r{attempt}", users)
+        seconds = await time_bulk(client, body, figures, name=name)
+        if seconds is None:
+            return None
+        times.append(seconds)
+    return statistics.median(times)
 
 
 @contextmanager
@@ -196,11 +228,11 @@ def report(figures: BulkFigures) -> str:
 
     lines = [
         f"bulk: {figures.users:,} users through the gateway in one request: "
-        f"{shown(figures.gateway)} (target < {TARGET_SECONDS} s)",
+        f"{shown(figures.gateway)}, median of {RUNS} (target < {TARGET_SECONDS} s)",
         f"bulk: {figures.big_users:,} users through the gateway in one request: "
         f"{shown(figures.gateway_big)}",
-        f"bulk: the same {figures.users:,}-user request on scim2-server "
-        f"(in memory): {shown(figures.reference)}",
+        f"bulk: the same {figures.users:,}-user requests on scim2-server "
+        f"(in memory): {shown(figures.reference)}, median of {RUNS}",
     ]
     if figures.gateway and figures.reference:
         lines.append(
