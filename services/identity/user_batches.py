@@ -48,7 +48,8 @@ from services.identity.users import (
 logger = logging.getLogger(__name__)
 
 # More items than this in one call would hold the event loop, which every org
-# shares, for too long; the gateway sends batches of at most 500.
+# shares, for too long (validation yields every 100 items meanwhile); the
+# gateway sends batches of at most 1,000.
 MAX_BATCH = 1000
 _VALIDATED_BETWEEN_YIELDS = 100
 # A write racing ours for a userName can move where failOnErrors stops; the
