@@ -428,14 +428,12 @@ class UserService:
         context: ChangeContext,
         schema: ResourceSchema,
     ) -> uuid.UUID:
-        event_id = record_change(
-            session,
-            action=action,
-            before=before,
-            user=user,
-            context=context,
-            schema=schema,
+        audit, event = change_rows(
+            action=action, before=before, user=user, context=context, schema=schema
         )
+        session.add(ProvisioningAudit(**audit))
+        session.add(OutboxEvent(**event))
+        event_id: uuid.UUID = audit["event_id"]
         logger.info(
             "user %s: %s to version %d",
             user.user_id,
@@ -444,28 +442,6 @@ class UserService:
             extra={"org_id": str(user.org_id), "request_id": context.request_id},
         )
         return event_id
-
-
-def record_change(
-    session: AsyncSession,
-    *,
-    action: AuditAction,
-    before: dict[str, Any] | None,
-    user: User,
-    context: ChangeContext,
-    schema: ResourceSchema,
-) -> uuid.UUID:
-    """Add the audit row and the outbox event of a change of `user` to `session`.
-
-    Both share one new event id, which is returned.
-    """
-    audit, event = change_rows(
-        action=action, before=before, user=user, context=context, schema=schema
-    )
-    session.add(ProvisioningAudit(**audit))
-    session.add(OutboxEvent(**event))
-    event_id: uuid.UUID = audit["event_id"]
-    return event_id
 
 
 def change_rows(
