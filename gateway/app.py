@@ -14,6 +14,7 @@ from gateway import (
     admin_audit,
     admin_credentials,
     audit,
+    bulk,
     discovery,
     groups,
     me,
@@ -123,6 +124,7 @@ def create_app(
     scim.include_router(discovery.router)
     scim.include_router(root_search.router)
     scim.include_router(me.router)
+    scim.include_router(bulk.router)
     app.include_router(scim)
     app.include_router(orgs.router)
     app.include_router(tokens.router)

@@ -14,7 +14,8 @@ from services.common.errors import InvalidSyntax
 # to take application/json as well.
 ACCEPTED_MEDIA_TYPES = frozenset({"application/scim+json", "application/json"})
 
-# A SCIM User or PatchOp is a few kilobytes, and bulk is not offered.
+# A SCIM User or PatchOp is a few kilobytes; Bulk has a limit of its own
+# (`bulk_max_payload_bytes`).
 MAX_BODY_BYTES = 1024 * 1024
 
 

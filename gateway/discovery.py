@@ -48,10 +48,13 @@ router = APIRouter(tags=["Discovery"])
 
 
 @cache
-def _service_provider_config() -> dict[str, Any]:
+def _service_provider_config(bulk_operations: int, bulk_bytes: int) -> dict[str, Any]:
     config = ServiceProviderConfig(
         patch=Patch(supported=True),
-        bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+        # RFC 7644 §3.7.4; a request over either limit is answered 413.
+        bulk=Bulk(
+            supported=True, max_operations=bulk_operations, max_payload_size=bulk_bytes
+        ),
         filter=Filter(supported=True, max_results=MAX_COUNT),
         change_password=ChangePassword(supported=False),
         sort=Sort(supported=True),
@@ -177,11 +180,16 @@ def _schema(document: dict[str, Any], urn: str, base_url: str) -> dict[str, Any]
 
 
 @router.get("/ServiceProviderConfig", response_class=ScimResponse)
-async def service_provider_config(base_url: ScimBaseUrl) -> ScimResponse:
+async def service_provider_config(
+    request: Request, base_url: ScimBaseUrl
+) -> ScimResponse:
     """Describe the SCIM features this service provider supports (RFC 7643 §5)."""
+    settings = request.app.state.settings
     return ScimResponse(
         _located(
-            _service_provider_config(),
+            _service_provider_config(
+                settings.bulk_max_operations, settings.bulk_max_payload_bytes
+            ),
             resource_type="ServiceProviderConfig",
             location=f"{base_url}/ServiceProviderConfig",
         )

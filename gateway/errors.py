@@ -63,6 +63,15 @@ class InternalError(ScimError):
     status = 500
 
 
+def error_body(*, status: int, detail: str, scim_type: str | None) -> dict[str, Any]:
+    """Return the JSON of a SCIM Error (RFC 7644 §3.12)."""
+    body: dict[str, Any] = {"schemas": [urns.ERROR], "status": str(status)}
+    if scim_type:
+        body["scimType"] = scim_type
+    body["detail"] = detail
+    return body
+
+
 def error_response(
     *,
     status: int,
@@ -71,11 +80,7 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> ScimResponse:
     """Render a SCIM Error; every error the gateway answers goes through here."""
-    body: dict[str, Any] = {"schemas": [urns.ERROR], "status": str(status)}
-    if scim_type:
-        body["scimType"] = scim_type
-    body["detail"] = detail
-
+    body = error_body(status=status, detail=detail, scim_type=scim_type)
     all_headers = dict(headers or {})
     if status == 401:
         all_headers["WWW-Authenticate"] = WWW_AUTHENTICATE

@@ -9,7 +9,7 @@ of ours for the catch-all to log.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
@@ -19,7 +19,13 @@ from fastapi import Depends, Request
 
 from gateway.errors import ServiceUnavailable
 from protos.rivane.identity.v1 import identity_pb2
-from services.common.errors import NotFound, ScimError, Unauthorized, from_rpc_error
+from services.common.errors import (
+    NotFound,
+    ScimError,
+    Unauthorized,
+    from_rpc_error,
+    rebuild_error,
+)
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
@@ -78,6 +84,38 @@ class IdentityClient:
             org_id=org_id, resource_json=json.dumps(resource), context=context
         )
         return await self._call(self._stub.CreateUser, request)
+
+    async def create_users(
+        self,
+        *,
+        org_id: str,
+        resources: Sequence[str],
+        context: Any,
+        max_errors: int = 0,
+    ) -> list[Any]:
+        """Provision users from SCIM bodies (JSON texts) in one transaction.
+
+        Each item is answered with the new user's id and version or its
+        `ScimError`, in order; with `max_errors`, only the items up to the one
+        making that many failures.
+        """
+        request = identity_pb2.CreateUsersRequest(
+            org_id=org_id,
+            resources_json=list(resources),
+            context=context,
+            max_errors=max_errors,
+        )
+        reply = await self._call(self._stub.CreateUsers, request)
+        return [
+            result.user
+            if result.HasField("user")
+            else rebuild_error(
+                status=result.error.status,
+                scim_type=result.error.scim_type or None,
+                detail=result.error.detail,
+            )
+            for result in reply.results
+        ]
 
     async def get_user(self, *, org_id: str, user_id: str) -> Any:
         """Return one user of the org."""

@@ -8,7 +8,9 @@ per kind, p50 and p99 latency per kind, and the errors. Then, on the same
 stack, the revocation benchmark (`tests/bench_revocation.py`) deactivates
 users holding live tokens and prints how soon their tokens stop working, and
 the groups benchmark (`tests/bench_groups.py`) times one-member PATCHes and
-lean reads of a 50,000-member group. It exits 1 when any request failed.
+lean reads of a 50,000-member group, and the bulk benchmark
+(`tests/bench_bulk.py`) times a 1,000-user and a 10,000-user Bulk request and
+the same 1,000 users on scim2-server. It exits 1 when any request failed.
 
 By default the benchmark runs its own gateway and identity service over the
 database `rivane_bench` (created next to `rivane` when missing, then reset).
@@ -42,7 +44,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.common.settings import get_settings
-from tests import bench_groups, bench_revocation
+from tests import bench_bulk, bench_groups, bench_revocation
 from tests.integration.stack import ROOT, reset_database, running_stack
 
 KINDS = ("create", "lookup", "deactivate")
@@ -295,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--revocation-rate", type=float, default=20.0)
     parser.add_argument("--group-members", type=int, default=50_000)
     parser.add_argument("--group-runs", type=int, default=50)
+    parser.add_argument("--bulk-users", type=int, default=1_000)
+    parser.add_argument("--bulk-big-users", type=int, default=10_000)
     args = parser.parse_args(argv)
     if args.seconds <= 0 or not 1 <= args.clients <= 1024:
         parser.error("--seconds must be positive and --clients between 1 and 1024")
@@ -328,6 +332,14 @@ def main(argv: list[str] | None = None) -> int:
                 runs=args.group_runs,
             )
         )
+        bulk = asyncio.run(
+            bench_bulk.measure(
+                base_url=base_url,
+                token=_org_token(base_url, admin_token),
+                users=args.bulk_users,
+                big_users=args.bulk_big_users,
+            )
+        )
     print(report(tally, seconds=args.seconds, clients=args.clients))
     for sample in tally.samples:
         print(f"error: {sample}", file=sys.stderr)
@@ -339,7 +351,12 @@ def main(argv: list[str] | None = None) -> int:
     print(bench_groups.report(groups))
     for problem in groups.errors[:_SHOWN_ERRORS]:
         print(f"error: groups: {problem}", file=sys.stderr)
-    return 1 if tally.error_count or revocation.errors or groups.errors else 0
+    print()
+    print(bench_bulk.report(bulk))
+    for problem in bulk.errors[:_SHOWN_ERRORS]:
+        print(f"error: bulk: {problem}", file=sys.stderr)
+    failed = tally.error_count or revocation.errors or groups.errors or bulk.errors
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -100,13 +100,20 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> ScimError | None:
     status = trailers.get(SCIM_STATUS_KEY)
     if status is None:
         return None
-    scim_type = trailers.get(SCIM_TYPE_KEY) or None
-    detail = error.details() or ""
+    return rebuild_error(
+        status=int(status),
+        scim_type=trailers.get(SCIM_TYPE_KEY) or None,
+        detail=error.details() or "",
+    )
+
+
+def rebuild_error(*, status: int, scim_type: str | None, detail: str) -> ScimError:
+    """Return the `ScimError` of the class that has this status and `scimType`."""
     for cls in _ALL:
-        if cls.status == int(status) and cls.scim_type == scim_type:
+        if cls.status == status and cls.scim_type == scim_type:
             return cls(detail)
     rebuilt = ScimError(detail)
-    rebuilt.status = int(status)  # type: ignore[misc]
+    rebuilt.status = status  # type: ignore[misc]
     rebuilt.scim_type = scim_type  # type: ignore[misc]
     return rebuilt
 

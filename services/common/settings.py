@@ -81,6 +81,11 @@ class StackSettings(BaseSettings):
     rate_limit_per_second: float = Field(default=50.0, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)
 
+    # SCIM Bulk (RFC 7644 §3.7.4), announced in /ServiceProviderConfig: a
+    # request with more operations or bytes is refused with 413 unread.
+    bulk_max_operations: int = Field(default=10_000, ge=1)
+    bulk_max_payload_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
     @field_validator("admin_token_file", "session_signing_key_file")
     @classmethod
     def _anchor_to_project(cls, value: str) -> str:

@@ -7,10 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.common.telemetry import inject_headers
-from services.identity.models import AuditAction, OutboxEvent, User
+from services.identity.models import AuditAction, User
 
 EVENT_SCHEMA_VERSION = 1
 
@@ -35,8 +33,7 @@ EVENT_FOR_ACTION: dict[AuditAction, EventType] = {
 }
 
 
-def add_user_event(
-    session: AsyncSession,
+def user_event_row(
     *,
     event_id: uuid.UUID,
     action: AuditAction,
@@ -45,13 +42,15 @@ def add_user_event(
     request_received_at: datetime,
     occurred_at: datetime,
     attributes: dict[str, Any] | None = None,
-) -> EventType:
-    """Queue the event of `action` on `user` in the outbox of `session`.
+    trace_headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Return the `outbox_event` row of the event of `action` on `user`.
 
-    `attributes` are the user's SCIM attributes as consumers may see them.
+    `trace_headers` are the current trace context's, computed here unless
+    the caller, writing many events in one span, passes them.
     """
     event_type = EVENT_FOR_ACTION[action]
-    headers = inject_headers()
+    headers = inject_headers() if trace_headers is None else trace_headers
     payload: dict[str, Any] = {
         "event_id": str(event_id),
         "event_type": str(event_type),
@@ -70,14 +69,11 @@ def add_user_event(
     }
     if attributes is not None:
         payload["attributes"] = attributes
-    session.add(
-        OutboxEvent(
-            event_id=event_id,
-            topic=str(event_type),
-            key=str(user.user_id),
-            payload=payload,
-            headers={**headers, "event_type": str(event_type)},
-            created_at=occurred_at,
-        )
-    )
-    return event_type
+    return {
+        "event_id": event_id,
+        "topic": str(event_type),
+        "key": str(user.user_id),
+        "payload": payload,
+        "headers": {**headers, "event_type": str(event_type)},
+        "created_at": occurred_at,
+    }

@@ -19,6 +19,7 @@ from services.common.documents import check_text, load_object
 from services.common.errors import (
     NotFound,
     ScimError,
+    TooMany,
     Unauthorized,
     error_metadata,
     grpc_code_for,
@@ -31,6 +32,7 @@ from services.identity.orgs import OrgDirectory
 from services.identity.scim.resource import visible_attributes, with_lifecycle
 from services.identity.scim.schema import USER_SCHEMA, ResourceSchema
 from services.identity.token_resolver import TokenResolver
+from services.identity.user_batches import MAX_BATCH, UserBatches
 from services.identity.users import ChangeContext, UserService, parse_id
 
 logger = logging.getLogger(__name__)
@@ -132,6 +134,25 @@ def to_message(user: User, *, schema: ResourceSchema = USER_SCHEMA) -> pb.User:
     )
 
 
+def _user_body(text: str) -> dict[str, Any] | ScimError:
+    try:
+        return load_object(text, what="User body")
+    except ScimError as error:
+        return error
+
+
+def _create_result(outcome: User | ScimError) -> pb.CreateUserResult:
+    if isinstance(outcome, ScimError):
+        failure = pb.ScimFailure(
+            status=outcome.status,
+            scim_type=outcome.scim_type or "",
+            detail=outcome.detail,
+        )
+        return pb.CreateUserResult(error=failure)
+    created = pb.CreatedUser(id=str(outcome.user_id), version=outcome.version)
+    return pb.CreateUserResult(user=created)
+
+
 class IdentityServicer(pb_grpc.IdentityServiceServicer):
     """Serve `rivane.identity.v1.IdentityService`."""
 
@@ -145,6 +166,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         schemas: OrgSchemas | None = None,
     ) -> None:
         self._users = users
+        self._batches = UserBatches(users)
         self._tokens = tokens
         self._orgs = orgs
         self._audit = audit
@@ -163,6 +185,21 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             context=_change_context(request.context),
         )
         return await self._render(user)
+
+    @scim_errors
+    async def CreateUsers(
+        self, request: pb.CreateUsersRequest, context: Context
+    ) -> pb.CreateUsersResponse:
+        if len(request.resources_json) > MAX_BATCH:
+            raise TooMany(f"at most {MAX_BATCH} users are created in one call")
+        org_id = _org(request.org_id)
+        outcomes = await self._batches.create(
+            org_id=org_id,
+            payloads=[_user_body(text) for text in request.resources_json],
+            context=_change_context(request.context),
+            max_errors=max(request.max_errors, 0),
+        )
+        return pb.CreateUsersResponse(results=[_create_result(o) for o in outcomes])
 
     @scim_errors
     async def GetUser(self, request: pb.GetUserRequest, context: Context) -> pb.User:

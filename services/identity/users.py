@@ -20,9 +20,10 @@ from services.common.errors import (
     Unauthorized,
     Uniqueness,
 )
-from services.identity.events import add_user_event
+from services.identity.events import user_event_row
 from services.identity.models import (
     AuditAction,
+    OutboxEvent,
     ProvisioningAudit,
     User,
     UserStatus,
@@ -75,6 +76,21 @@ def _status_for(attributes: dict[str, Any]) -> UserStatus:
     return UserStatus.ACTIVE if attributes.get("active", True) else UserStatus.INACTIVE
 
 
+def new_user(*, org_id: uuid.UUID, attributes: dict[str, Any], now: datetime) -> User:
+    """Return a user to provision from its validated SCIM attributes, at version 1."""
+    return User(
+        user_id=uuid.uuid4(),
+        org_id=org_id,
+        user_name=attributes["userName"],
+        external_id=attributes.get("externalId"),
+        status=_status_for(attributes),
+        attributes=attributes,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 def _action_for(before: User, after_status: UserStatus) -> AuditAction:
     if before.status == UserStatus.ACTIVE and after_status == UserStatus.INACTIVE:
         return AuditAction.DEACTIVATE
@@ -123,18 +139,7 @@ class UserService:
         async with self._unit_of_work() as session:
             schema = await self._schemas.load(session, org_id=org_id, lock=True)
             attributes = normalize_user(payload, schema=schema)
-            now = datetime.now(UTC)
-            user = User(
-                user_id=uuid.uuid4(),
-                org_id=org_id,
-                user_name=attributes["userName"],
-                external_id=attributes.get("externalId"),
-                status=_status_for(attributes),
-                attributes=attributes,
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
+            user = new_user(org_id=org_id, attributes=attributes, now=datetime.now(UTC))
             await self._check_user_name_free(
                 session, org_id=org_id, user_name=user.user_name, user_id=None
             )
@@ -377,6 +382,15 @@ class UserService:
                 )
             )
 
+    @property
+    def schemas(self) -> OrgSchemas:
+        """The org schemas every write of this service checks against."""
+        return self._schemas
+
+    def unit_of_work(self) -> _UnitOfWork:
+        """Return a transaction that wakes the outbox relay once it commits."""
+        return self._unit_of_work()
+
     def _unit_of_work(self) -> _UnitOfWork:
         return _UnitOfWork(self._sessions, on_committed=self._on_committed)
 
@@ -429,36 +443,12 @@ class UserService:
         context: ChangeContext,
         schema: ResourceSchema,
     ) -> uuid.UUID:
-        event_id = uuid.uuid4()
-        occurred_at = user.updated_at
-        session.add(
-            ProvisioningAudit(
-                event_id=event_id,
-                org_id=user.org_id,
-                user_id=user.user_id,
-                action=action,
-                source="SCIM",
-                request_id=context.request_id,
-                token_id=context.token_id,
-                before=before,
-                after=_snapshot(user),
-                version=user.version,
-                request_received_at=context.received_at,
-                occurred_at=occurred_at,
-            )
+        audit, event = change_rows(
+            action=action, before=before, user=user, context=context, schema=schema
         )
-        add_user_event(
-            session,
-            event_id=event_id,
-            action=action,
-            user=user,
-            request_id=context.request_id,
-            request_received_at=context.received_at,
-            occurred_at=occurred_at,
-            # Consumers see the user's SCIM attributes, extensions included,
-            # but never a value its schema says is never returned.
-            attributes=visible_attributes(user.attributes, schema=schema),
-        )
+        session.add(ProvisioningAudit(**audit))
+        session.add(OutboxEvent(**event))
+        event_id: uuid.UUID = audit["event_id"]
         logger.info(
             "user %s: %s to version %d",
             user.user_id,
@@ -467,6 +457,50 @@ class UserService:
             extra={"org_id": str(user.org_id), "request_id": context.request_id},
         )
         return event_id
+
+
+def change_rows(
+    *,
+    action: AuditAction,
+    before: dict[str, Any] | None,
+    user: User,
+    context: ChangeContext,
+    schema: ResourceSchema,
+    trace_headers: dict[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the `provisioning_audit` and `outbox_event` rows of a change.
+
+    They share one new event id.
+    """
+    event_id = uuid.uuid4()
+    occurred_at = user.updated_at
+    audit = {
+        "event_id": event_id,
+        "org_id": user.org_id,
+        "user_id": user.user_id,
+        "action": action,
+        "source": "SCIM",
+        "request_id": context.request_id,
+        "token_id": context.token_id,
+        "before": before,
+        "after": _snapshot(user),
+        "version": user.version,
+        "request_received_at": context.received_at,
+        "occurred_at": occurred_at,
+    }
+    event = user_event_row(
+        event_id=event_id,
+        action=action,
+        user=user,
+        request_id=context.request_id,
+        request_received_at=context.received_at,
+        occurred_at=occurred_at,
+        # Consumers see the user's SCIM attributes, extensions included,
+        # but never a value its schema says is never returned.
+        attributes=visible_attributes(user.attributes, schema=schema),
+        trace_headers=trace_headers,
+    )
+    return audit, event
 
 
 class _UnitOfWork:

@@ -202,7 +202,7 @@ async def test_discovery_answers_per_org_and_shared_without_a_token(
     badge = next(a for a in hr.json()["attributes"] if a["name"] == "badge")
     assert badge["uniqueness"] == "server"
     assert other.status_code == 404
-    assert config["bulk"]["supported"] is False
+    assert config["bulk"]["supported"] is True
     assert config["filter"] == {"supported": True, "maxResults": MAX_COUNT}
 
     with _scim(stack, None) as client:

@@ -24,7 +24,11 @@ async def test_service_provider_config_advertises_what_we_support(
         "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
     ]
     assert config["patch"] == {"supported": True}
-    assert config["bulk"]["supported"] is False
+    assert config["bulk"] == {
+        "supported": True,
+        "maxOperations": 10_000,
+        "maxPayloadSize": 16 * 1024 * 1024,
+    }
     assert config["filter"] == {"supported": True, "maxResults": 1000}
     assert config["changePassword"] == {"supported": False}
     assert config["sort"] == {"supported": True}

@@ -125,6 +125,143 @@ class CreateUserRequest(_message.Message):
 Global___CreateUserRequest: _TypeAlias = CreateUserRequest  # noqa: Y015
 
 @_typing.final
+class CreateUsersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    RESOURCES_JSON_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    MAX_ERRORS_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    max_errors: _builtins.int
+    """Stop after this many failed items (RFC 7644 §3.7.3 failOnErrors); the
+    items after the last one processed are neither written nor answered.
+    0 processes every item.
+    """
+    @_builtins.property
+    def resources_json(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The SCIM User bodies as sent by the client (JSON objects)."""
+
+    @_builtins.property
+    def context(self) -> Global___RequestContext: ...
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        resources_json: _abc.Iterable[_builtins.str] | None = ...,
+        context: Global___RequestContext | None = ...,
+        max_errors: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "max_errors", b"max_errors", "org_id", b"org_id", "resources_json", b"resources_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateUsersRequest: _TypeAlias = CreateUsersRequest  # noqa: Y015
+
+@_typing.final
+class ScimFailure(_message.Message):
+    """Why one item of a batch was refused: a SCIM Error (RFC 7644 §3.12)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    SCIM_TYPE_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    status: _builtins.int
+    scim_type: _builtins.str
+    detail: _builtins.str
+    def __init__(
+        self,
+        *,
+        status: _builtins.int = ...,
+        scim_type: _builtins.str = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "scim_type", b"scim_type", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScimFailure: _TypeAlias = ScimFailure  # noqa: Y015
+
+@_typing.final
+class CreatedUser(_message.Message):
+    """A user a batch created: what a Bulk answer shows of it (RFC 7644 §3.7.3).
+    GetUser returns the whole user.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    version: _builtins.int
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatedUser: _TypeAlias = CreatedUser  # noqa: Y015
+
+@_typing.final
+class CreateUserResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___CreatedUser: ...
+    @_builtins.property
+    def error(self) -> Global___ScimFailure: ...
+    def __init__(
+        self,
+        *,
+        user: Global___CreatedUser | None = ...,
+        error: Global___ScimFailure | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["user", "error"]  # noqa: Y015
+    _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
+
+Global___CreateUserResult: _TypeAlias = CreateUserResult  # noqa: Y015
+
+@_typing.final
+class CreateUsersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateUserResult]:
+        """One result per item processed, in the order of the request."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___CreateUserResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateUsersResponse: _TypeAlias = CreateUsersResponse  # noqa: Y015
+
+@_typing.final
 class GetUserRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -64,6 +64,11 @@ class IdentityServiceStub:
                 request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteUserRequest.SerializeToString,
                 response_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteUserResponse.FromString,
                 _registered_method=True)
+        self.CreateUsers = channel.unary_unary(
+                '/rivane.identity.v1.IdentityService/CreateUsers',
+                request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CreateUsersRequest.SerializeToString,
+                response_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CreateUsersResponse.FromString,
+                _registered_method=True)
         self.ResolveToken = channel.unary_unary(
                 '/rivane.identity.v1.IdentityService/ResolveToken',
                 request_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.ResolveTokenRequest.SerializeToString,
@@ -136,6 +141,15 @@ class IdentityServiceServicer:
 
     def DeleteUser(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateUsers(self, request, context):
+        """Provision many users in one transaction (SCIM Bulk, RFC 7644 §3.7): each
+        item is answered with the user's id and version or its SCIM error, in
+        the order sent.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -223,6 +237,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.DeleteUser,
                     request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteUserRequest.FromString,
                     response_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteUserResponse.SerializeToString,
+            ),
+            'CreateUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUsers,
+                    request_deserializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CreateUsersRequest.FromString,
+                    response_serializer=protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CreateUsersResponse.SerializeToString,
             ),
             'ResolveToken': grpc.unary_unary_rpc_method_handler(
                     servicer.ResolveToken,
@@ -422,6 +441,33 @@ class IdentityService:
             '/rivane.identity.v1.IdentityService/DeleteUser',
             protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteUserRequest.SerializeToString,
             protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.DeleteUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivane.identity.v1.IdentityService/CreateUsers',
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CreateUsersRequest.SerializeToString,
+            protos_dot_rivane_dot_identity_dot_v1_dot_identity__pb2.CreateUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,11 @@ class IdentityServiceStub:
     ReplaceUser: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ReplaceUserRequest, _identity_pb2.User]
     PatchUser: _grpc.UnaryUnaryMultiCallable[_identity_pb2.PatchUserRequest, _identity_pb2.PatchUserResponse]
     DeleteUser: _grpc.UnaryUnaryMultiCallable[_identity_pb2.DeleteUserRequest, _identity_pb2.DeleteUserResponse]
+    CreateUsers: _grpc.UnaryUnaryMultiCallable[_identity_pb2.CreateUsersRequest, _identity_pb2.CreateUsersResponse]
+    """Provision many users in one transaction (SCIM Bulk, RFC 7644 §3.7): each
+    item is answered with the user's id and version or its SCIM error, in
+    the order sent.
+    """
     ResolveToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ResolveTokenRequest, _identity_pb2.ResolveTokenResponse]
     """The org and token a SCIM bearer secret belongs to, while it is live.
     Tokens are issued and managed through IdentityAdminService (admin.proto).
@@ -69,6 +74,11 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     ReplaceUser: _aio.UnaryUnaryMultiCallable[_identity_pb2.ReplaceUserRequest, _identity_pb2.User]  # type: ignore[assignment]
     PatchUser: _aio.UnaryUnaryMultiCallable[_identity_pb2.PatchUserRequest, _identity_pb2.PatchUserResponse]  # type: ignore[assignment]
     DeleteUser: _aio.UnaryUnaryMultiCallable[_identity_pb2.DeleteUserRequest, _identity_pb2.DeleteUserResponse]  # type: ignore[assignment]
+    CreateUsers: _aio.UnaryUnaryMultiCallable[_identity_pb2.CreateUsersRequest, _identity_pb2.CreateUsersResponse]  # type: ignore[assignment]
+    """Provision many users in one transaction (SCIM Bulk, RFC 7644 §3.7): each
+    item is answered with the user's id and version or its SCIM error, in
+    the order sent.
+    """
     ResolveToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.ResolveTokenRequest, _identity_pb2.ResolveTokenResponse]  # type: ignore[assignment]
     """The org and token a SCIM bearer secret belongs to, while it is live.
     Tokens are issued and managed through IdentityAdminService (admin.proto).
@@ -132,6 +142,17 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.DeleteUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.DeleteUserResponse, _abc.Awaitable[_identity_pb2.DeleteUserResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateUsers(
+        self,
+        request: _identity_pb2.CreateUsersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.CreateUsersResponse, _abc.Awaitable[_identity_pb2.CreateUsersResponse]]:
+        """Provision many users in one transaction (SCIM Bulk, RFC 7644 §3.7): each
+        item is answered with the user's id and version or its SCIM error, in
+        the order sent.
+        """
 
     @_abc_1.abstractmethod
     def ResolveToken(
