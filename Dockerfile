@@ -51,6 +51,6 @@ COPY --from=build --chown=root:root /app /app
 WORKDIR /app
 
 USER 10001:10001
-EXPOSE 8080 9460 9461 9462 50061 50062 50063
+EXPOSE 8080 9460 9461 9462 9463 50061 50062 50063 50064
 
 CMD ["python", "-m", "gateway"]

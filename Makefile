@@ -7,12 +7,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Generated gRPC code, stubs included, is not linted.
 
-.PHONY: help venv protos infra-up infra-down status run up down test lint bench
+.PHONY: help venv protos infra-up infra-down status run up down test lint bench chromium
 
 help:
 	@echo "make run         start everything, apps in the foreground (Ctrl-C stops the apps)"
 	@echo "make up / down   start everything in the background / stop it"
-	@echo "make test        start the infrastructure, then run pytest"
+	@echo "make test        start the infrastructure (and get Chromium), then run pytest"
 	@echo "make lint        ruff and mypy"
 	@echo "make protos      regenerate the gRPC code from protos/"
 	@echo "make infra-up / infra-down / status / venv / bench"
@@ -41,7 +41,11 @@ up:
 down:
 	@scripts/stack.sh down
 
-test: infra-up
+# The browser tests drive Debian's headless Chromium, installed when missing.
+chromium:
+	@scripts/chromium.sh
+
+test: infra-up chromium
 	$(VENV)/bin/pytest
 
 lint: venv

@@ -57,6 +57,7 @@ async def bulk(
         identity=identity,
         groups=groups,
         base_url=base_url,
+        reporter=request.app.state.error_reporter,
     ).run()
     return ScimResponse(
         {

@@ -161,24 +161,34 @@ def _fill(operation: Operation, raw: dict[str, Any]) -> None:
         if not isinstance(data, dict):
             raise InvalidValue(f"{operation.method} needs data, a JSON object")
         operation.data = data
-    references = set(references_in(data))
+    references = references_in(data)
     if resource_id.startswith(BULK_ID_PREFIX):
         references.add(resource_id.removeprefix(BULK_ID_PREFIX))
     operation.references = frozenset(references)
 
 
-def references_in(value: Any) -> Iterator[str]:
-    """Yield the bulkIds that the strings of a JSON value reference."""
+def references_in(value: Any) -> set[str]:
+    """Return the bulkIds that the strings of a JSON value reference."""
+    found: set[str] = set()
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
             if item.startswith(BULK_ID_PREFIX):
-                yield item.removeprefix(BULK_ID_PREFIX)
-        elif isinstance(item, dict):
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
+                found.add(item.removeprefix(BULK_ID_PREFIX))
+            continue
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        for inner in item:
+            # Strings are looked at here rather than pushed: most values are.
+            if isinstance(inner, str):
+                if inner.startswith(BULK_ID_PREFIX):
+                    found.add(inner.removeprefix(BULK_ID_PREFIX))
+            elif isinstance(inner, dict | list):
+                pending.append(inner)
+    return found
 
 
 def _define_bulk_ids(operations: list[Operation]) -> dict[str, int]:
@@ -222,6 +232,8 @@ def _dependencies(operation: Operation, defined: dict[str, int]) -> set[int]:
 def _refuse_cycles(operations: list[Operation], defined: dict[str, int]) -> None:
     """Fail every operation on a circle of references (RFC 7644 §3.7.1)."""
     graph = {op.index: _dependencies(op, defined) for op in operations}
+    if not any(graph.values()):
+        return
     for component in strongly_connected(graph):
         if len(component) == 1 and component[0] not in graph[component[0]]:
             continue
@@ -284,6 +296,8 @@ def strongly_connected(graph: Mapping[int, set[int]]) -> list[list[int]]:
 def _run_order(operations: list[Operation], defined: dict[str, int]) -> list[int]:
     """Order the operations after what they reference, else as in the request."""
     waiting = {op.index: _dependencies(op, defined) for op in operations}
+    if not any(waiting.values()):
+        return list(waiting)
     dependents: dict[int, list[int]] = {}
     for index, dependencies in waiting.items():
         for dependency in dependencies:

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.bulk_plan import BULK_ID_PREFIX, BulkRequest, Operation
+from gateway.bulk_replay import report_bulk_failure
 from gateway.errors import InternalError
 from gateway.etags import weak_etag
 from gateway.group_mapping import GroupMappingClient
 from gateway.identity import IdentityClient
 from gateway.rendering import location_of
+from services.common.error_reports import ErrorReporter
 from services.common.errors import InvalidValue, ScimError
 
 logger = logging.getLogger(__name__)
@@ -59,8 +61,10 @@ class BulkRun:
         identity: IdentityClient,
         groups: GroupMappingClient,
         base_url: str,
+        reporter: ErrorReporter | None = None,
     ) -> None:
         self._request = request
+        self._reporter = reporter
         self._org_id = org_id
         self._context = context
         self._identity = identity
@@ -142,7 +146,9 @@ class BulkRun:
                 )
             except Exception as error:  # each operation is answered on its own
                 failure = self._server_failure(
-                    error, what=f"a batch of {len(batch)} User POSTs"
+                    error,
+                    what=f"a batch of {len(batch)} User POSTs",
+                    operations=[operation for operation, _ in batch],
                 )
                 for operation, _ in batch:
                     self._record(self._failed(operation, failure, handled=True))
@@ -260,6 +266,7 @@ class BulkRun:
                 error,
                 what=f"operation {operation.index} ({operation.method} "
                 f"/{operation.endpoint})",
+                operations=[operation],
             )
         assert isinstance(error, ScimError)
         location = None
@@ -278,13 +285,25 @@ class BulkRun:
             error=error,
         )
 
-    def _server_failure(self, error: Exception, *, what: str) -> ScimError:
+    def _server_failure(
+        self, error: Exception, *, what: str, operations: list[Operation]
+    ) -> ScimError:
         """Handle operations that failed on our side: the one place for them.
 
         A SCIM 5xx (a service unavailable) is answered as it is; anything
         else is answered 500 with no detail of ours. The log keeps the
-        error, never an operation's data.
+        error, never an operation's data; the error tracker gets each
+        operation with the call that replays it.
         """
+        if self._reporter is not None:
+            for operation in operations:
+                report_bulk_failure(
+                    self._reporter,
+                    operation,
+                    error,
+                    org_id=self._org_id,
+                    context=self._context,
+                )
         if isinstance(error, ScimError):
             logger.warning(
                 "bulk: %s failed with %d: %s",

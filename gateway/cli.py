@@ -7,6 +7,7 @@
     scimctl admin-token                                prints the local admin credential
     scimctl mapping set|list|delete --org ORG ...      maps SCIM groups to Rivane roles
     scimctl schema add FILE|list|delete URN --org ORG  an org's extension schemas
+    scimctl errors list|show ID|retry ID...            the provisioning error log
 
 The gateway is found at RIVANE_GATEWAY_URL, else at RIVANE_GATEWAY_HOST and
 RIVANE_GATEWAY_PORT (default http://127.0.0.1:8080);
@@ -25,7 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
-from gateway import admin_cli, schema_cli
+from gateway import admin_cli, errors_cli, schema_cli
 from gateway.mapping_cli import add_mapping_commands, describe, mapping_call
 from services.common.settings import StackSettings, get_settings
 
@@ -47,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(run_mapping(settings, args))
         elif args.command == "schema":
             print(run_schema(settings, args))
+        elif args.command == "errors":
+            return run_errors(settings, args)
         elif args.command == "session":
             print(
                 issue_session(settings, org=args.org, user_id=args.user, ttl=args.ttl)
@@ -81,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_mapping_commands(commands)
     schema_cli.add_schema_commands(commands)
+    errors_cli.add_errors_commands(commands)
     commands.add_parser("admin-token", help="print the local stack's admin credential")
     return parser
 
@@ -166,6 +170,27 @@ def run_schema(settings: StackSettings, args: argparse.Namespace) -> str:
     )
     document = response.json() if response.content else None
     return schema_cli.describe(args, document)
+
+
+def run_errors(settings: StackSettings, args: argparse.Namespace) -> int:
+    """Run an `errors` command through the admin API; return the exit status."""
+    headers = {"Authorization": f"Bearer {admin_credential(settings)}"}
+
+    def send(method: str, path: str, body: object, expect: tuple[int, ...]) -> object:
+        response = _request(method, path, headers=headers, expect=expect, json=body)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise CommandFailed("the gateway answered without JSON") from exc
+
+    try:
+        outcome = errors_cli.run_errors(args, send)
+    except ValueError as exc:
+        raise CommandFailed(str(exc)) from exc
+    print(outcome.out)
+    if outcome.note:
+        print(f"scimctl: {outcome.note}", file=sys.stderr)
+    return 0 if outcome.ok else 1
 
 
 def _request(

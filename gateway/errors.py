@@ -103,6 +103,7 @@ def scim_error_response(error: ScimError) -> ScimResponse:
 
 async def _on_scim_error(request: Request, exc: Exception) -> ScimResponse:
     assert isinstance(exc, ScimError)
+    _note(request, status=exc.status, scim_type=exc.scim_type, detail=exc.detail)
     return scim_error_response(exc)
 
 
@@ -110,6 +111,7 @@ async def _on_http_error(request: Request, exc: Exception) -> ScimResponse:
     # Unknown paths (404), wrong methods (405, with Allow) and bodies over the
     # size limit (413) come from the framework as HTTPException.
     assert isinstance(exc, HTTPException)
+    _note(request, status=exc.status_code, scim_type=None, detail=str(exc.detail))
     return error_response(
         status=exc.status_code, detail=str(exc.detail), headers=exc.headers
     )
@@ -117,9 +119,16 @@ async def _on_http_error(request: Request, exc: Exception) -> ScimResponse:
 
 async def _on_validation_error(request: Request, exc: Exception) -> ScimResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(
-        status=400, detail=_validation_detail(exc.errors()), scim_type="invalidValue"
-    )
+    detail = _validation_detail(exc.errors())
+    _note(request, status=400, scim_type="invalidValue", detail=detail)
+    return error_response(status=400, detail=detail, scim_type="invalidValue")
+
+
+def _note(request: Request, *, status: int, scim_type: str | None, detail: str) -> None:
+    """Hand the answer to the client-error stream the app runs, if any."""
+    stream = getattr(request.app.state, "client_errors", None)
+    if stream is not None:
+        stream.note_answer(request, status=status, scim_type=scim_type, detail=detail)
 
 
 def _validation_detail(errors: Sequence[Any]) -> str:

@@ -22,8 +22,8 @@ from gateway.errors import ServiceUnavailable
 from gateway.identity import UserQuery
 from protos.rivane.group_mapping.v1 import group_mapping_pb2 as pb
 from protos.rivane.group_mapping.v1 import group_mapping_pb2_grpc as pb_grpc
+from services.common.channels import client_channel
 from services.common.errors import NotFound, ScimError, Unauthorized, from_rpc_error
-from services.common.telemetry import grpc_client_interceptors
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
@@ -256,9 +256,7 @@ async def group_mapping_client(
         yield GroupMappingClient(stub)
         return
     # The interceptors carry the request's trace context in gRPC metadata.
-    channel = grpc.aio.insecure_channel(
-        address, interceptors=grpc_client_interceptors()
-    )
+    channel = client_channel(address)
     try:
         yield GroupMappingClient(pb_grpc.GroupMappingServiceStub(channel))
     finally:

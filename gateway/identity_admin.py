@@ -18,7 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from gateway.identity import DEFAULT_TIMEOUT_SECONDS, translate_rpc_error
 from protos.rivane.identity.v1 import admin_pb2 as pb
 from protos.rivane.identity.v1 import admin_pb2_grpc as pb_grpc
-from services.common.telemetry import grpc_client_interceptors
+from services.common.channels import client_channel
 
 
 def _timestamp(moment: datetime | None) -> Timestamp | None:
@@ -177,9 +177,7 @@ async def identity_admin_client(
         yield IdentityAdminClient(stub)
         return
     # The interceptors carry the request's trace context in gRPC metadata.
-    async with grpc.aio.insecure_channel(
-        address, interceptors=grpc_client_interceptors()
-    ) as channel:
+    async with client_channel(address) as channel:
         yield IdentityAdminClient(pb_grpc.IdentityAdminServiceStub(channel))
 
 

@@ -20,8 +20,8 @@ from fastapi import Depends, Request
 from gateway.errors import ServiceUnavailable
 from protos.rivane.session_revocation.v1 import session_revocation_pb2 as pb
 from protos.rivane.session_revocation.v1 import session_revocation_pb2_grpc as pb_grpc
+from services.common.channels import client_channel
 from services.common.errors import InvalidValue, ScimError
-from services.common.telemetry import grpc_client_interceptors
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
@@ -151,9 +151,7 @@ async def revocation_client(
         yield RevocationClient(stub)
         return
     # Like every channel, it dials on the first call, not here.
-    channel = grpc.aio.insecure_channel(
-        address, interceptors=grpc_client_interceptors()
-    )
+    channel = client_channel(address)
     try:
         yield RevocationClient(pb_grpc.SessionRevocationServiceStub(channel))
     finally:

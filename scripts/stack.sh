@@ -23,6 +23,7 @@ GATEWAY_URL="http://${RIVANE_GATEWAY_HOST:-127.0.0.1}:${RIVANE_GATEWAY_PORT:-808
 IDENTITY_ADDR="${RIVANE_IDENTITY_ADDR:-127.0.0.1:50061}"
 REVOCATION_ADDR="${RIVANE_REVOCATION_ADDR:-127.0.0.1:50062}"
 GROUP_MAPPING_ADDR="${RIVANE_GROUP_MAPPING_ADDR:-127.0.0.1:50063}"
+ERROR_TRACKER_ADDR="${RIVANE_ERROR_TRACKER_ADDR:-127.0.0.1:50064}"
 
 # Write a random admin credential once (rvn_admin_..., the format of every
 # Rivane admin credential); the gateway reads it in the dev environment.
@@ -72,6 +73,10 @@ migrate() {
         show_log_tail "$log"
         die "migrating the group-mapping tables failed"
     }
+    (cd "$ROOT" && "$VENV/bin/python" -m services.error_tracker.migrate) >>"$log" 2>&1 || {
+        show_log_tail "$log"
+        die "migrating the error-tracker tables failed"
+    }
 }
 
 print_welcome() {
@@ -109,6 +114,7 @@ up() {
     # Up means the services listen and the gateway answers /healthz.
     if ! "$VENV/bin/python" "$SCRIPTS/wait_http.py" "$GATEWAY_URL/healthz" \
         --tcp "$IDENTITY_ADDR" --tcp "$REVOCATION_ADDR" --tcp "$GROUP_MAPPING_ADDR" \
+        --tcp "$ERROR_TRACKER_ADDR" \
         --deadline "$UP_DEADLINE" --pid "$(<"$APP_PID_FILE")" ||
         ! app_running; then
         show_log_tail "$APP_LOG" 60

@@ -21,6 +21,10 @@ MAX_DEPTH = 32
 # Python decodes an escaped surrogate pair to one character, so a surrogate
 # left in a string had no partner; UTF-8 cannot encode it.
 _UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")
+# An escape of U+0000 or of a surrogate in JSON text. A false match (an
+# escaped backslash before "u0000") costs only a look at every string.
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_CONTAINERS = (dict, list)
 
 
 def load_object(text: str, *, what: str) -> dict[str, Any]:
@@ -32,24 +36,28 @@ def load_object(text: str, *, what: str) -> dict[str, Any]:
         InvalidValue: a name or a string holds text that cannot be stored.
     """
     try:
-        document = json.loads(text, parse_constant=_refuse_constant)
+        document = _DECODER.decode(text)
     except RecursionError:
         raise InvalidSyntax(f"{what} nests deeper than {MAX_DEPTH} levels") from None
     except ValueError:
         raise InvalidSyntax(f"{what} is not valid JSON") from None
     if not isinstance(document, dict):
         raise InvalidSyntax(f"{what} must be a JSON object")
-    check_document(document, what=what)
+    if _may_decode_unstorable(text):
+        check_document(document, what=what)
+    else:
+        _check_depth(document, what=what)
     return document
 
 
 def check_document(document: Any, *, what: str) -> None:
     """Refuse a decoded document that nests too deeply or holds unstorable text."""
+    a_string, a_name = f"a string in {what}", f"a name in {what}"
     pending: list[tuple[Any, int]] = [(document, 1)]
     while pending:
         value, depth = pending.pop()
         if isinstance(value, str):
-            check_text(value, what=f"a string in {what}")
+            check_text(value, what=a_string)
             continue
         if not isinstance(value, dict | list):
             continue
@@ -57,10 +65,32 @@ def check_document(document: Any, *, what: str) -> None:
             raise InvalidSyntax(f"{what} nests deeper than {MAX_DEPTH} levels")
         if isinstance(value, dict):
             for name in value:
-                check_text(name, what=f"a name in {what}")
+                check_text(name, what=a_name)
             pending.extend((item, depth + 1) for item in value.values())
         else:
             pending.extend((item, depth + 1) for item in value)
+
+
+def _may_decode_unstorable(text: str) -> bool:
+    """Tell whether a string decoded from JSON `text` may hold unstorable text."""
+    if "\x00" in text or _UNSTORABLE_ESCAPE.search(text):
+        return True
+    # A surrogate is not ASCII, and `isascii` reads a flag the text already holds.
+    return not text.isascii() and _UNPAIRED_SURROGATE.search(text) is not None
+
+
+def _check_depth(document: Any, *, what: str) -> None:
+    """Refuse a decoded document that nests deeper than `MAX_DEPTH`."""
+    level, depth = [document], 1
+    while level:
+        if depth > MAX_DEPTH:
+            raise InvalidSyntax(f"{what} nests deeper than {MAX_DEPTH} levels")
+        inner: list[Any] = []
+        for value in level:
+            for item in value.values() if isinstance(value, dict) else value:
+                if isinstance(item, _CONTAINERS):
+                    inner.append(item)
+        level, depth = inner, depth + 1
 
 
 def check_text(value: str, *, what: str) -> None:
@@ -73,3 +103,7 @@ def check_text(value: str, *, what: str) -> None:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+# Made once: `json.loads` with an option builds a decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)

@@ -18,6 +18,7 @@ that caused the event. `stop` ends the relay between batches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -29,8 +30,10 @@ from aiokafka.errors import KafkaError
 from opentelemetry import trace
 from prometheus_client import Gauge
 from sqlalchemy import FromClause, Table, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common.outbox_watch import Backlog, OutboxWatch, oldest_age
 from services.common.telemetry import extract_context, kafka_headers
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,8 @@ tracer = trace.get_tracer(__name__)
 BATCH_SIZE = 500
 # How often a relay counts what waits in its outbox, leader or not.
 BACKLOG_EVERY_SECONDS = 5.0
+# How often `flush` looks again while another replica holds the outbox.
+_FLUSH_POLL_SECONDS = 0.1
 
 OUTBOX_BACKLOG = Gauge(
     "rivane_outbox_backlog_events",
@@ -64,12 +69,15 @@ class OutboxRelay:
         bootstrap_servers: str,
         poll_interval: float = 0.5,
         max_backoff: float = 5.0,
+        watch: OutboxWatch | None = None,
     ) -> None:
         """Relay the events of `outbox`.
 
         `lock_key` names the PostgreSQL advisory lock that lets only one
         replica of the service publish at a time, so that the events of one
         key keep their order; each outbox table needs a key of its own.
+        `watch`, when given, reports a backlog that stops draining to the
+        error tracker.
         """
         if not isinstance(outbox, Table):
             raise TypeError("the outbox must be a table")
@@ -82,7 +90,13 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._producer: AIOKafkaProducer | None = None
-        self._next_backlog = 0.0
+        self._watch = watch
+        self._backlog_every = BACKLOG_EVERY_SECONDS
+        if watch is not None:
+            # Measured often enough to report soon after the threshold.
+            self._backlog_every = min(
+                BACKLOG_EVERY_SECONDS, max(watch.alert_after_seconds / 2, 0.2)
+            )
 
     def wake(self) -> None:
         """Ask the relay to look at the outbox now (called after a commit)."""
@@ -96,12 +110,14 @@ class OutboxRelay:
     async def run(self) -> None:
         """Publish until stopped or cancelled, retrying while Kafka is away."""
         backoff = self._poll_interval
+        # Measured beside the publishing, which can hang for as long as Kafka
+        # is away: that is when the backlog matters most.
+        watcher = asyncio.create_task(self._watch_backlog(), name="outbox-backlog")
         try:
             while not self._stopping:
                 try:
                     published = await self.publish_pending()
                     backoff = self._poll_interval
-                    await self._measure_backlog()
                 except (KafkaError, OSError) as error:
                     await self._drop_producer()
                     logger.warning(
@@ -115,7 +131,49 @@ class OutboxRelay:
                 if published < BATCH_SIZE:
                     await self._wait_for_work(seconds=self._poll_interval)
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             await self._drop_producer()
+
+    async def flush(self, *, seconds: float) -> tuple[int, int]:
+        """Publish what waits now; return (published, still pending).
+
+        Returns once no event written before the call is left, or after
+        `seconds` with what is left; raises `KafkaError` or `OSError`
+        while Kafka cannot take them.
+        """
+        cutoff = datetime.now(UTC)
+        deadline = time.monotonic() + seconds
+        published = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                published += await asyncio.wait_for(
+                    self.publish_pending(), timeout=max(remaining, 0.1)
+                )
+            except TimeoutError:
+                pass
+            except (KafkaError, OSError):
+                await self._drop_producer()
+                raise
+            pending = await self._pending_before(cutoff)
+            if pending == 0 or time.monotonic() >= deadline:
+                self.wake()
+                return published, pending
+            await asyncio.sleep(_FLUSH_POLL_SECONDS)
+
+    async def _pending_before(self, cutoff: datetime) -> int:
+        outbox = self._outbox.c
+        async with self._sessions() as session:
+            count: int = (
+                await session.execute(
+                    select(func.count()).where(
+                        outbox.published_at.is_(None), outbox.created_at <= cutoff
+                    )
+                )
+            ).scalar_one()
+        return count
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending events; return how many went out."""
@@ -177,11 +235,16 @@ class OutboxRelay:
             )
         return sent
 
+    async def _watch_backlog(self) -> None:
+        while True:
+            try:
+                await self._measure_backlog()
+            except (SQLAlchemyError, OSError) as error:
+                logger.warning("cannot measure the outbox backlog: %s", error)
+            await asyncio.sleep(self._backlog_every)
+
     async def _measure_backlog(self) -> None:
-        """Count the unpublished events and the age of the oldest, now and then."""
-        if time.monotonic() < self._next_backlog:
-            return
-        self._next_backlog = time.monotonic() + BACKLOG_EVERY_SECONDS
+        """Count the unpublished events and the age of the oldest."""
         outbox = self._outbox.c
         async with self._sessions() as session:
             count, oldest = (
@@ -191,10 +254,22 @@ class OutboxRelay:
                     )
                 )
             ).one()
+            first = (
+                await session.execute(
+                    select(outbox.event_id)
+                    .where(outbox.published_at.is_(None))
+                    .order_by(outbox.seq)
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
         name = self._outbox.name
+        age = oldest_age(oldest, datetime.now(UTC))
         OUTBOX_BACKLOG.labels(outbox=name).set(count)
-        age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
-        OUTBOX_OLDEST_AGE.labels(outbox=name).set(max(age, 0.0))
+        OUTBOX_OLDEST_AGE.labels(outbox=name).set(age)
+        if self._watch is not None:
+            self._watch.observe(
+                Backlog(count, str(first) if first else "", oldest_age_seconds=age)
+            )
 
     async def _wait_for_work(self, *, seconds: float) -> None:
         try:

@@ -28,6 +28,7 @@ class StackSettings(BaseSettings):
     identity_addr: str = "127.0.0.1:50061"
     revocation_addr: str = "127.0.0.1:50062"
     group_mapping_addr: str = "127.0.0.1:50063"
+    error_tracker_addr: str = "127.0.0.1:50064"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     # Public base URL of the gateway, used in `meta.location`; derived from
@@ -53,6 +54,7 @@ class StackSettings(BaseSettings):
     gateway_metrics_port: int = 9460
     identity_metrics_port: int = 9461
     revocation_metrics_port: int = 9462
+    error_tracker_metrics_port: int = 9463
 
     # Session tokens. The ES256 signing key is a PEM value or file; in "dev" a
     # missing file is generated once.
@@ -80,6 +82,23 @@ class StackSettings(BaseSettings):
     # up; 0 per second turns the limit off.
     rate_limit_per_second: float = Field(default=50.0, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)
+
+    # The error tracker. A transient error is replayed after base * 2**n
+    # seconds (at most max), up to max attempts, then it is FAILED and waits
+    # for an admin. The first wait leaves the durable paths (the relay, the
+    # Kafka consumers) time to repair the cause themselves.
+    error_retry_base_seconds: float = Field(default=30.0, gt=0)
+    error_retry_max_seconds: float = Field(default=900.0, gt=0)
+    error_retry_max_attempts: int = Field(default=8, ge=0)
+    # Deadline of one replayed call.
+    error_replay_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Client errors (4xx) are kept this long for admins.
+    client_error_retention_days: int = Field(default=14, ge=1)
+    # An outbox whose oldest unpublished event is older than this is reported
+    # to the error tracker (EVENT_NOT_PUBLISHED).
+    outbox_alert_after_seconds: float = Field(default=30.0, gt=0)
+    # Reports wait in memory while the error tracker is away; more are dropped.
+    error_report_queue_size: int = Field(default=1000, ge=1)
 
     # SCIM Bulk (RFC 7644 §3.7.4), announced in /ServiceProviderConfig: a
     # request with more operations or bytes is refused with 413 unread.

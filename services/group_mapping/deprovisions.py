@@ -8,7 +8,11 @@ user's roles, if any, change to none.
 
 The consumer group is `settings.group_mapping_consumer_group`; offsets are
 committed after the changes, so an event is applied at least once, and
-applying one twice changes nothing the second time.
+applying one twice changes nothing the second time. An event that still
+cannot be applied after a few tries is reported to the error tracker
+(DOWNSTREAM_CALL_FAILED, keyed by the event id, replayed with
+`DropDeprovisionedUser`) and then retried as before; once it is applied, the
+error is resolved.
 """
 
 from __future__ import annotations
@@ -24,7 +28,11 @@ from typing import Any
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponential
 
+from protos.rivane.error_tracker.v1 import error_tracker_pb2 as error_pb
+from protos.rivane.group_mapping.v1 import group_mapping_pb2 as pb
+from services.common.error_reports import ErrorReporter, operation
 from services.group_mapping import audit
 from services.group_mapping.context import ChangeContext, Source, parse_id
 from services.group_mapping.events import Cause, RoleChange, add_role_events
@@ -39,6 +47,9 @@ DEPROVISIONED_TOPIC = "scim.user_deprovisioned"
 DEPROVISION = "DEPROVISION"
 _MEMBERS = GroupMembership.__table__.c
 _BATCH = 200
+# Tries of one event before it is reported; the listener goes on retrying.
+_TRIES_BEFORE_REPORT = 3
+DROP_USER = "/rivane.group_mapping.v1.GroupMappingService/DropDeprovisionedUser"
 
 
 class MembershipCleaner:
@@ -151,8 +162,12 @@ class DeprovisionListener:
         consumer_group: str,
         poll_ms: int = 500,
         max_backoff: float = 5.0,
+        reporter: ErrorReporter | None = None,
     ) -> None:
         self._cleaner = cleaner
+        self._reporter = reporter
+        # Events reported as failed, resolved once applied.
+        self._reported: set[str] = set()
         self._bootstrap = bootstrap_servers
         self._consumer_group = consumer_group
         self._poll_ms = poll_ms
@@ -212,8 +227,9 @@ class DeprovisionListener:
             request_id=str(event.get("request_id") or event.get("event_id") or ""),
             source=Source.EVENT,
         )
-        left = await self._cleaner.drop_user(
-            org_id=org_id, user_id=user_id, context=context
+        event_id = str(event.get("event_id") or "")
+        left = await self._drop(
+            org_id=org_id, user_id=user_id, event_id=event_id, context=context
         )
         if left:
             logger.info(
@@ -222,6 +238,71 @@ class DeprovisionListener:
                 left,
                 extra={"org_id": str(org_id), "request_id": context.request_id},
             )
+
+    async def _drop(
+        self,
+        *,
+        org_id: uuid.UUID,
+        user_id: uuid.UUID,
+        event_id: str,
+        context: ChangeContext,
+    ) -> int:
+        """Drop the user, retrying a little; report the event if that fails."""
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(_TRIES_BEFORE_REPORT),
+                wait=wait_exponential(multiplier=self._poll_ms / 1000, max=5),
+            ):
+                with attempt:
+                    left = await self._cleaner.drop_user(
+                        org_id=org_id, user_id=user_id, context=context
+                    )
+        except RetryError as failed:
+            error = failed.last_attempt.exception() or failed
+            self._report(org_id, user_id, event_id, context, error)
+            raise error from failed
+        if event_id in self._reported and self._reporter is not None:
+            self._reported.discard(event_id)
+            self._reporter.resolve(
+                org_id=str(org_id),
+                kind=error_pb.ERROR_KIND_DOWNSTREAM_CALL_FAILED,
+                dedup_keys=[event_id],
+                reason="the deprovision event was applied",
+            )
+        return left
+
+    def _report(
+        self,
+        org_id: uuid.UUID,
+        user_id: uuid.UUID,
+        event_id: str,
+        context: ChangeContext,
+        error: BaseException,
+    ) -> None:
+        if self._reporter is None or not event_id:
+            return
+        self._reported.add(event_id)
+        request = pb.DropDeprovisionedUserRequest(
+            org_id=str(org_id),
+            user_id=str(user_id),
+            event_id=event_id,
+            request_id=context.request_id,
+        )
+        self._reporter.report(
+            org_id=str(org_id),
+            kind=error_pb.ERROR_KIND_DOWNSTREAM_CALL_FAILED,
+            reason_code=type(error).__name__,
+            reason=f"removing deleted user {user_id} from their groups failed",
+            subject_type="User",
+            subject_id=str(user_id),
+            dedup_key=event_id,
+            operation=operation(
+                DROP_USER,
+                request,
+                summary=f"remove deleted user {user_id} from their groups",
+            ),
+            request_id=context.request_id,
+        )
 
 
 def _event(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any] | None:

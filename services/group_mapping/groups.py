@@ -37,6 +37,7 @@ from services.group_mapping.patch import (
 from services.group_mapping.resource import read_group
 from services.group_mapping.roles import Membership, apply_role_changes
 from services.group_mapping.unit_of_work import UnitOfWork
+from services.group_mapping.unmapped import UnmappedGroupAlerts
 
 MemberWork = Callable[[AsyncSession, ScimGroup, MemberChanges], Awaitable[None]]
 
@@ -76,9 +77,11 @@ class GroupService:
         *,
         directory: UserDirectory,
         on_committed: Callable[[], None] | None = None,
+        alerts: UnmappedGroupAlerts | None = None,
     ) -> None:
         self._sessions = sessions
         self._directory = directory
+        self._alerts = alerts
         # Wakes the outbox relay as soon as an event is committed.
         self._on_committed = on_committed or (lambda: None)
 
@@ -118,6 +121,9 @@ class GroupService:
                 context=context,
                 occurred_at=now,
             )
+        # A new group maps to no role yet.
+        if member_ids:
+            self._needs_role(group, context)
         return GroupRecord.of(group), list(member_ids.values())
 
     async def replace(
@@ -218,6 +224,7 @@ class GroupService:
             )
             await session.delete(group)
             await session.flush()
+            deleted = GroupRecord.of(group)
             await apply_role_changes(
                 session,
                 memberships=[Membership(user, True, False) for user in affected],
@@ -231,6 +238,11 @@ class GroupService:
                     context=context,
                     occurred_at=now,
                 ),
+            )
+        # Only a group that grants no role can have an open unmapped error.
+        if self._alerts is not None and not roles:
+            self._alerts.settled(
+                org_id=org_id, group_id=deleted.group_id, why="the group was deleted"
             )
 
     async def _change(
@@ -303,7 +315,20 @@ class GroupService:
                 ),
             )
             record = GroupRecord.of(group)
+        if changes.gained and not roles:
+            self._needs_role(record, context)
         return record, True
+
+    def _needs_role(
+        self, group: ScimGroup | GroupRecord, context: ChangeContext
+    ) -> None:
+        if self._alerts is not None:
+            self._alerts.needs_role(
+                org_id=group.org_id,
+                group_id=group.group_id,
+                display_name=group.display_name,
+                request_id=context.request_id,
+            )
 
     def _check_users(
         self, *, org_id: uuid.UUID, ids: list[str]

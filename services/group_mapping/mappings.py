@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.common.errors import InvalidValue, NotFound
+from services.common.errors import InvalidValue, NotFound, PreconditionFailed
 from services.group_mapping import audit, members
 from services.group_mapping.context import ChangeContext, parse_id
 from services.group_mapping.events import Cause
@@ -35,6 +35,7 @@ from services.group_mapping.roles import (
     user_roles,
 )
 from services.group_mapping.unit_of_work import UnitOfWork
+from services.group_mapping.unmapped import UnmappedGroupAlerts
 
 # Role ids are Rivane's own names, as in "finance.approver" or "billing:admin".
 ROLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}")
@@ -74,10 +75,12 @@ class RoleMappingService:
         engine: AsyncEngine,
         *,
         on_committed: Callable[[], None] | None = None,
+        alerts: UnmappedGroupAlerts | None = None,
     ) -> None:
         self._sessions = sessions
         self._engine = engine
         self._on_committed = on_committed or (lambda: None)
+        self._alerts = alerts
 
     async def grant(
         self, *, org_id: uuid.UUID, group: str, role_id: str, context: ChangeContext
@@ -95,6 +98,7 @@ class RoleMappingService:
             if role_id in before:
                 existing = await self._mapping(session, target, role_id)
                 unit.discard()
+                self._mapped(existing)
                 return existing
             now = datetime.now(UTC)
             session.add(
@@ -115,8 +119,47 @@ class RoleMappingService:
                 context=context,
                 occurred_at=now,
             )
-            return MappingRecord(
+            created = MappingRecord(
                 org_id, target.group_id, target.display_name, role_id, now
+            )
+        self._mapped(created)
+        return created
+
+    async def reconcile(self, *, org_id: uuid.UUID, group_id: str) -> list[str]:
+        """Return the group's roles; refuse while it maps to none.
+
+        Setting a mapping queues the role events of every member in its own
+        transaction, so a mapped group has nothing left to grant.
+        """
+        uid = parse_id(group_id)
+        async with self._engine.connect() as connection:
+            found = (
+                await connection.execute(
+                    sa.select(_GROUP.group_id).where(
+                        _GROUP.group_id == uid, _GROUP.org_id == org_id
+                    )
+                )
+            ).scalar_one_or_none()
+            if uid is None or found is None:
+                raise NotFound(f"Group {group_id} not found")
+            roles = (
+                await connection.execute(
+                    sa.select(_MAPPINGS.role_id)
+                    .where(_MAPPINGS.scim_group == uid)
+                    .order_by(_MAPPINGS.role_id)
+                )
+            ).scalars()
+            granted = list(roles)
+        if not granted:
+            raise PreconditionFailed(f"group {group_id} maps to no role yet")
+        return granted
+
+    def _mapped(self, mapping: MappingRecord) -> None:
+        if self._alerts is not None:
+            self._alerts.settled(
+                org_id=mapping.org_id,
+                group_id=mapping.group_id,
+                why=f"role {mapping.role_id!r} was mapped to the group",
             )
 
     async def revoke(

@@ -12,9 +12,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from protos.rivane.group_mapping.v1 import group_mapping_pb2 as pb
 from protos.rivane.group_mapping.v1 import group_mapping_pb2_grpc as pb_grpc
 from services.common.documents import check_text, load_object
-from services.common.errors import Unauthorized
+from services.common.errors import InvalidValue, Unauthorized
 from services.common.grpc_edge import Context, streaming_edge, unary_edge
 from services.group_mapping.context import ChangeContext, Source, parse_id
+from services.group_mapping.deprovisions import MembershipCleaner
 from services.group_mapping.groups import GroupRecord, GroupService
 from services.group_mapping.mappings import MappingRecord, RoleMappingService
 from services.group_mapping.queries import GroupPart, GroupQueries
@@ -99,10 +100,12 @@ class GroupMappingServicer(pb_grpc.GroupMappingServiceServicer):
         groups: GroupService,
         queries: GroupQueries,
         mappings: RoleMappingService,
+        cleaner: MembershipCleaner,
     ) -> None:
         self._groups = groups
         self._queries = queries
         self._mappings = mappings
+        self._cleaner = cleaner
 
     @unary_edge
     async def CreateGroup(
@@ -261,3 +264,30 @@ class GroupMappingServicer(pb_grpc.GroupMappingServiceServicer):
                 for group in groups
             ]
         )
+
+    @unary_edge
+    async def ReconcileGroupRoles(
+        self, request: pb.ReconcileGroupRolesRequest, context: Context
+    ) -> pb.ReconcileGroupRolesResponse:
+        roles = await self._mappings.reconcile(
+            org_id=_org(request.org_id), group_id=request.group_id
+        )
+        return pb.ReconcileGroupRolesResponse(roles=roles)
+
+    @unary_edge
+    async def DropDeprovisionedUser(
+        self, request: pb.DropDeprovisionedUserRequest, context: Context
+    ) -> pb.DropDeprovisionedUserResponse:
+        user_id = parse_id(request.user_id)
+        if user_id is None:
+            raise InvalidValue("user_id is not a user id")
+        check_text(request.request_id, what="request id")
+        left = await self._cleaner.drop_user(
+            org_id=_org(request.org_id),
+            user_id=user_id,
+            context=ChangeContext.internal(
+                request_id=request.request_id or request.event_id,
+                source=Source.EVENT,
+            ),
+        )
+        return pb.DropDeprovisionedUserResponse(groups_left=left)

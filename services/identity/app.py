@@ -8,18 +8,24 @@ import contextlib
 import grpc
 from redis.asyncio import Redis
 
+from protos.rivane.error_tracker.v1 import error_tracker_pb2_grpc
 from protos.rivane.identity.v1 import admin_pb2_grpc
 from protos.rivane.identity.v1 import identity_pb2_grpc as pb_grpc
 from protos.rivane.session_revocation.v1 import session_revocation_pb2_grpc
+from services.common.channels import client_channel
+from services.common.error_reports import ErrorReporter
 from services.common.health import HealthReporter
 from services.common.metrics import MetricsServer
+from services.common.outbox_watch import OutboxWatch
+from services.common.retry_target import RetryTargetServicer
 from services.common.settings import StackSettings
-from services.common.telemetry import grpc_client_interceptors, grpc_server_interceptors
+from services.common.telemetry import grpc_server_interceptors
 from services.identity.admin_audit import AdminAuditLog
 from services.identity.admin_credentials import AdminCredentials
 from services.identity.admin_server import IdentityAdminServicer
 from services.identity.audit import AuditTrail
 from services.identity.db import create_engine, session_factory
+from services.identity.models import OutboxEvent
 from services.identity.org_schemas import OrgSchemas
 from services.identity.orgs import OrgDirectory
 from services.identity.relay import identity_relay
@@ -39,18 +45,25 @@ class IdentityApp:
     def __init__(self, settings: StackSettings, *, relay: bool = True) -> None:
         self.engine = create_engine(settings.database_url)
         sessions = session_factory(self.engine)
+        self.reporter = ErrorReporter.from_settings(settings, source="identity")
         self.relay = identity_relay(
-            sessions, bootstrap_servers=settings.kafka_bootstrap
+            sessions,
+            bootstrap_servers=settings.kafka_bootstrap,
+            watch=OutboxWatch(
+                self.reporter,
+                outbox=OutboxEvent.__tablename__,
+                target="identity",
+                alert_after_seconds=settings.outbox_alert_after_seconds,
+            ),
         )
         # The revocation fast path; the Kafka event remains the durable one.
-        self._revocation_channel = grpc.aio.insecure_channel(
-            settings.revocation_addr, interceptors=grpc_client_interceptors()
-        )
+        self._revocation_channel = client_channel(settings.revocation_addr)
         self.revocations = RevocationNotifier(
             session_revocation_pb2_grpc.SessionRevocationServiceStub(
                 self._revocation_channel
             ),
             timeout=settings.revocation_fast_path_timeout,
+            reporter=self.reporter,
         )
         self.schemas = OrgSchemas(sessions)
         self.users = UserService(
@@ -100,6 +113,9 @@ class IdentityApp:
             ),
             server,
         )
+        error_tracker_pb2_grpc.add_RetryTargetServiceServicer_to_server(
+            RetryTargetServicer(self.relay), server
+        )
         port = server.add_insecure_port(address)
         await server.start()
         await self._health.serving()
@@ -125,6 +141,7 @@ class IdentityApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._relay_task
         await self.revocations.drain(seconds=_GRACE_SECONDS)
+        await self.reporter.close()
         await self._revocation_channel.close()
         await self._redis.aclose()
         await self.engine.dispose()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from services.common.telemetry import inject_headers
-from services.identity.models import AuditAction, User
+from services.identity.models import AuditAction
 
 EVENT_SCHEMA_VERSION = 1
 
@@ -33,11 +33,32 @@ EVENT_FOR_ACTION: dict[AuditAction, EventType] = {
 }
 
 
+class UserFacts(Protocol):
+    """What an event tells of a user: a stored `User` or one a batch writes."""
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+    @property
+    def org_id(self) -> uuid.UUID: ...
+    @property
+    def user_name(self) -> str: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def attributes(self) -> dict[str, Any]: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
 def user_event_row(
     *,
     event_id: uuid.UUID,
     action: AuditAction,
-    user: User,
+    user: UserFacts,
     request_id: str,
     request_received_at: datetime,
     occurred_at: datetime,

@@ -10,13 +10,17 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.outbox import OutboxRelay
+from services.common.outbox_watch import OutboxWatch
 from services.identity.models import OutboxEvent
 
 RELAY_LOCK_KEY = 0x5C1A_0001
 
 
 def identity_relay(
-    sessions: async_sessionmaker[AsyncSession], *, bootstrap_servers: str
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    bootstrap_servers: str,
+    watch: OutboxWatch | None = None,
 ) -> OutboxRelay:
     """Return the relay of the identity service's outbox."""
     return OutboxRelay(
@@ -24,4 +28,5 @@ def identity_relay(
         outbox=OutboxEvent.__table__,
         lock_key=RELAY_LOCK_KEY,
         bootstrap_servers=bootstrap_servers,
+        watch=watch,
     )

@@ -5,8 +5,10 @@ the session revocation service over gRPC, in the background, with a short
 deadline. The SCIM response does not wait for it: a slow or absent
 revocation service must not slow provisioning down, and the Kafka event
 `scim.user_deprovisioned` (same event id) revokes the user anyway once it is
-consumed. A failure is logged at warning and counted in
-`rivane_identity_fast_revocations_total{outcome="failed"}`.
+consumed. A failure is logged at warning, counted in
+`rivane_identity_fast_revocations_total{outcome="failed"}`, and reported to
+the error tracker (REVOCATION_FAILED, keyed by the event id) with the
+`RevokeUser` call, which is harmless to repeat, as its operation.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Counter
 
+from protos.rivane.error_tracker.v1 import error_tracker_pb2 as error_pb
 from protos.rivane.session_revocation.v1 import session_revocation_pb2 as pb
+from services.common.error_reports import ErrorReporter, operation
 
 logger = logging.getLogger(__name__)
+
+REVOKE_USER = "/rivane.session_revocation.v1.SessionRevocationService/RevokeUser"
 
 FAST_REVOCATIONS = Counter(
     "rivane_identity_fast_revocations_total",
@@ -55,9 +61,12 @@ def _timestamp(value: datetime) -> Timestamp:
 class RevocationNotifier:
     """Send `RevokeUser` for each change that removed access, without waiting."""
 
-    def __init__(self, stub: Any, *, timeout: float) -> None:
+    def __init__(
+        self, stub: Any, *, timeout: float, reporter: ErrorReporter | None = None
+    ) -> None:
         self._stub = stub
         self._timeout = timeout
+        self._reporter = reporter
         self._pending: set[asyncio.Task[None]] = set()
 
     def notify(self, change: AccessRemoved) -> None:
@@ -93,5 +102,30 @@ class RevocationNotifier:
                 change.event_id,
                 extra={"request_id": change.request_id, "org_id": str(change.org_id)},
             )
+            self._report(change, request, error)
             return
         FAST_REVOCATIONS.labels(outcome="ok").inc()
+
+    def _report(
+        self,
+        change: AccessRemoved,
+        request: pb.RevokeUserRequest,
+        error: grpc.aio.AioRpcError,
+    ) -> None:
+        if self._reporter is None:
+            return
+        self._reporter.report(
+            org_id=str(change.org_id),
+            kind=error_pb.ERROR_KIND_REVOCATION_FAILED,
+            reason_code=error.code().name,
+            reason=f"revoking user {change.user_id} ({change.action}) failed",
+            subject_type="User",
+            subject_id=str(change.user_id),
+            dedup_key=str(change.event_id),
+            operation=operation(
+                REVOKE_USER,
+                request,
+                summary=f"revoke user {change.user_id} ({change.action.lower()})",
+            ),
+            request_id=change.request_id,
+        )

@@ -32,7 +32,7 @@ from services.identity.orgs import OrgDirectory
 from services.identity.scim.resource import visible_attributes, with_lifecycle
 from services.identity.scim.schema import USER_SCHEMA, ResourceSchema
 from services.identity.token_resolver import TokenResolver
-from services.identity.user_batches import MAX_BATCH, UserBatches
+from services.identity.user_batches import MAX_BATCH, Outcome, UserBatches
 from services.identity.users import ChangeContext, UserService, parse_id
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def _user_body(text: str) -> dict[str, Any] | ScimError:
         return error
 
 
-def _create_result(outcome: User | ScimError) -> pb.CreateUserResult:
+def _create_result(outcome: Outcome) -> pb.CreateUserResult:
     if isinstance(outcome, ScimError):
         failure = pb.ScimFailure(
             status=outcome.status,

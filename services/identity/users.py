@@ -20,7 +20,7 @@ from services.common.errors import (
     Unauthorized,
     Uniqueness,
 )
-from services.identity.events import user_event_row
+from services.identity.events import UserFacts, user_event_row
 from services.identity.models import (
     AuditAction,
     OutboxEvent,
@@ -76,19 +76,56 @@ def _status_for(attributes: dict[str, Any]) -> UserStatus:
     return UserStatus.ACTIVE if attributes.get("active", True) else UserStatus.INACTIVE
 
 
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """A user to provision, as its `user` row is written; no ORM state to build."""
+
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    user_name: str
+    external_id: str | None
+    status: UserStatus
+    attributes: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_attributes(
+        cls, *, org_id: uuid.UUID, attributes: dict[str, Any], now: datetime
+    ) -> NewUser:
+        """Return a user to provision from its validated attributes, at version 1."""
+        return cls(
+            user_id=uuid.uuid4(),
+            org_id=org_id,
+            user_name=attributes["userName"],
+            external_id=attributes.get("externalId"),
+            status=_status_for(attributes),
+            attributes=attributes,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def row(self) -> dict[str, Any]:
+        """Return the values of its `user` row, by column name."""
+        return {
+            "user_id": self.user_id,
+            "org_id": self.org_id,
+            "user_name": self.user_name,
+            "external_id": self.external_id,
+            "status": self.status,
+            "attributes": self.attributes,
+            "version": self.version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
 def new_user(*, org_id: uuid.UUID, attributes: dict[str, Any], now: datetime) -> User:
-    """Return a user to provision from its validated SCIM attributes, at version 1."""
-    return User(
-        user_id=uuid.uuid4(),
-        org_id=org_id,
-        user_name=attributes["userName"],
-        external_id=attributes.get("externalId"),
-        status=_status_for(attributes),
-        attributes=attributes,
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
+    """Return a user to provision, as the ORM instance a single create adds."""
+    user = NewUser.from_attributes(org_id=org_id, attributes=attributes, now=now)
+    return User(**user.row())
 
 
 def _action_for(before: User, after_status: UserStatus) -> AuditAction:
@@ -105,7 +142,7 @@ def _check_version(user: User, expected_version: int) -> None:
         raise PreconditionFailed(f'version mismatch: the user is at W/"{user.version}"')
 
 
-def _snapshot(user: User) -> dict[str, Any]:
+def _snapshot(user: UserFacts) -> dict[str, Any]:
     return {
         "status": user.status,
         "version": user.version,
@@ -463,7 +500,7 @@ def change_rows(
     *,
     action: AuditAction,
     before: dict[str, Any] | None,
-    user: User,
+    user: UserFacts,
     context: ChangeContext,
     schema: ResourceSchema,
     trace_headers: dict[str, str] | None = None,

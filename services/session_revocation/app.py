@@ -12,12 +12,15 @@ from redis.asyncio import Redis
 from protos.rivane.group_mapping.v1 import group_mapping_pb2_grpc
 from protos.rivane.identity.v1 import identity_pb2_grpc
 from protos.rivane.session_revocation.v1 import session_revocation_pb2_grpc as pb_grpc
+from services.common.channels import client_channel
+from services.common.error_reports import ErrorReporter
 from services.common.health import HealthReporter
 from services.common.metrics import MetricsServer
 from services.common.settings import StackSettings
-from services.common.telemetry import grpc_client_interceptors, grpc_server_interceptors
+from services.common.telemetry import grpc_server_interceptors
 from services.session_revocation.consumer import DeprovisionConsumer
 from services.session_revocation.db import create_engine
+from services.session_revocation.failures import RevocationFailures
 from services.session_revocation.keys import load_signing_key
 from services.session_revocation.records import RevocationRecords
 from services.session_revocation.revocations import Revoker
@@ -41,13 +44,9 @@ class RevocationApp:
         self.key = load_signing_key(settings)
         self.redis = Redis.from_url(settings.redis_url, decode_responses=True)
         self.engine = create_engine(settings.database_url)
-        self._identity_channel = grpc.aio.insecure_channel(
-            settings.identity_addr, interceptors=grpc_client_interceptors()
-        )
+        self._identity_channel = client_channel(settings.identity_addr)
         # Tokens carry the user's roles, which the group-mapping service knows.
-        self._group_mapping_channel = grpc.aio.insecure_channel(
-            settings.group_mapping_addr, interceptors=grpc_client_interceptors()
-        )
+        self._group_mapping_channel = client_channel(settings.group_mapping_addr)
         store = SessionStore(
             self.redis, max_token_ttl_seconds=settings.session_token_max_ttl_seconds
         )
@@ -67,8 +66,12 @@ class RevocationApp:
                 )
             ),
         )
+        self.reporter = ErrorReporter.from_settings(
+            settings, source="session_revocation"
+        )
         self.consumer = DeprovisionConsumer(
             revoker=self.revoker,
+            failures=RevocationFailures(self.reporter),
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=settings.revocation_consumer_group,
         )
@@ -110,6 +113,7 @@ class RevocationApp:
             self._consumer_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._consumer_task
+        await self.reporter.close()
         await self._identity_channel.close()
         await self._group_mapping_channel.close()
         await self.redis.aclose()

@@ -22,6 +22,7 @@ from opentelemetry import trace
 from services.common.telemetry import extract_context
 from services.session_revocation import metrics
 from services.session_revocation.errors import InvalidRequest, StoreUnavailable
+from services.session_revocation.failures import RevocationFailures
 from services.session_revocation.revocations import Outcome, RevocationNotice, Source
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,10 @@ class DeprovisionConsumer:
         poll_seconds: float = 0.5,
         retry_seconds: float = 0.5,
         max_backoff: float = 5.0,
+        failures: RevocationFailures | None = None,
     ) -> None:
         self._revoker = revoker
+        self._failures = failures
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
         self._topic = topic
@@ -111,6 +114,7 @@ class DeprovisionConsumer:
             for name, value in record.headers
         }
         backoff = self._retry
+        failures = 0
         with tracer.start_as_current_span(
             f"consume {record.topic}",
             context=extract_context(headers),
@@ -118,9 +122,14 @@ class DeprovisionConsumer:
         ):
             while True:
                 try:
-                    await self._revoker.apply(notice, source=Source.KAFKA)
+                    outcome = await self._revoker.apply(notice, source=Source.KAFKA)
+                    if self._failures is not None:
+                        self._failures.applied(notice, outcome)
                     return
                 except StoreUnavailable as error:
+                    failures += 1
+                    if self._failures is not None:
+                        self._failures.failed(notice, failures=failures, why=str(error))
                     logger.warning(
                         "cannot apply revocation event %s (%s); retrying in %.1fs",
                         notice.event_id,

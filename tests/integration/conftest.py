@@ -40,7 +40,10 @@ def stack() -> Iterator[Stack]:
     with running_stack(
         database_url=database_url,
         kafka_bootstrap=kafka,
-        log_dir=ROOT / ".data" / "test-logs",
+        # A run of its own may keep its logs apart from other runs.
+        log_dir=Path(
+            os.environ.get("RIVANE_TEST_LOG_DIR") or ROOT / ".data" / "test-logs"
+        ),
     ) as running:
         yield running
 

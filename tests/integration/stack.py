@@ -8,6 +8,7 @@ database of their own, exactly as `make run` starts them.
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -25,6 +26,10 @@ from services.common.settings import get_settings
 from tests.integration.consumer_groups import start_group_at_end
 
 ROOT = Path(__file__).resolve().parents[2]
+_EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+# Ports of the test processes are drawn from here up to the ephemeral range.
+_LOWEST_PORT = 20000
+_PORTS = random.SystemRandom()
 _START_DEADLINE = 30.0
 
 
@@ -40,11 +45,29 @@ def integration_database_url() -> str:
 
 
 def free_port() -> int:
-    """Return a TCP port on the loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """Return a TCP port on the loopback that nothing listens on right now.
+
+    It is drawn below the kernel's ephemeral range, so that the outgoing
+    connections of the stack (to PostgreSQL, Redis, Kafka) cannot take it
+    between now and the moment the service binds it.
+    """
+    low, _ = _ephemeral_range()
+    while True:
+        port = _PORTS.randrange(_LOWEST_PORT, max(low, _LOWEST_PORT + 1000))
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path(_EPHEMERAL_RANGE).read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 # The gRPC services of the stack: name, module run with `python -m`, and the
@@ -53,6 +76,7 @@ SERVICES: tuple[tuple[str, str, str], ...] = (
     ("identity", "services.identity", "RIVANE_IDENTITY_ADDR"),
     ("session_revocation", "services.session_revocation", "RIVANE_REVOCATION_ADDR"),
     ("group_mapping", "services.group_mapping", "RIVANE_GROUP_MAPPING_ADDR"),
+    ("error_tracker", "services.error_tracker", "RIVANE_ERROR_TRACKER_ADDR"),
 )
 # The topics the stack's services consume, each stack in groups of its own.
 CONSUMED_TOPICS = ("scim.user_deprovisioned",)
@@ -181,6 +205,7 @@ def reset_database(database_url: str) -> None:
         "services.identity.migrate",
         "services.session_revocation.migrate",
         "services.group_mapping.migrate",
+        "services.error_tracker.migrate",
     ):
         subprocess.run([sys.executable, "-m", migrate], check=True, cwd=ROOT, env=env)
 
@@ -207,6 +232,11 @@ def running_stack(
     env["RIVANE_GATEWAY_METRICS_PORT"] = str(free_port())
     env["RIVANE_IDENTITY_METRICS_PORT"] = str(free_port())
     env["RIVANE_REVOCATION_METRICS_PORT"] = str(free_port())
+    env["RIVANE_ERROR_TRACKER_METRICS_PORT"] = str(free_port())
+    # A stuck outbox is reported within seconds; automatic replays wait long
+    # enough that tests see the durable paths and admin retries at work.
+    env["RIVANE_OUTBOX_ALERT_AFTER_SECONDS"] = "2"
+    env["RIVANE_ERROR_RETRY_BASE_SECONDS"] = "120"
     env["RIVANE_REVOCATION_CONSUMER_GROUP"] = (
         f"session-revocation-{secrets.token_hex(6)}"
     )

@@ -41,6 +41,15 @@ UNASSIGNED: Final = _Unassigned()
 
 _BOOLEAN_STRINGS = {"true": True, "false": False}
 
+# Looked up once: each access to an enum member through its class is a call.
+_NOT_KEPT = (Mutability.read_only, Mutability.write_only)
+_COMPLEX = Attribute.Type.complex
+_BOOLEAN = Attribute.Type.boolean
+_INTEGER = Attribute.Type.integer
+_DECIMAL = Attribute.Type.decimal
+_DATE_TIME = Attribute.Type.date_time
+_BINARY = Attribute.Type.binary
+
 # userName and externalId are kept in indexed columns too, and a PostgreSQL
 # btree entry holds at most 2704 bytes: 512 characters of up to 4 bytes fit.
 MAX_INDEXED_LENGTH = 512
@@ -124,10 +133,7 @@ def is_writable(target: Target) -> bool:
     Write-only ones (`password`) are accepted and never stored.
     """
     leaf = target.leaf
-    return leaf is None or leaf.mutability not in (
-        Mutability.read_only,
-        Mutability.write_only,
-    )
+    return leaf is None or leaf.mutability not in _NOT_KEPT
 
 
 def refuse_read_only(target: Target, *, schema: ResourceSchema) -> None:
@@ -268,28 +274,28 @@ def coerce_item(attribute: Attribute, value: Any, *, where: str) -> Any:
     if value is None:
         return UNASSIGNED
     kind = attribute.type
-    if kind == Attribute.Type.complex:
+    if kind == _COMPLEX:
         return _coerce_complex(attribute, value, where=where)
-    if kind == Attribute.Type.boolean:
+    if kind == _BOOLEAN:
         # Entra sends booleans as the strings "True" and "False".
         if isinstance(value, str) and value.lower() in _BOOLEAN_STRINGS:
             return _BOOLEAN_STRINGS[value.lower()]
         if isinstance(value, bool):
             return value
         raise InvalidValue(f"'{where}' must be a boolean")
-    if kind == Attribute.Type.integer:
+    if kind == _INTEGER:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         raise InvalidValue(f"'{where}' must be an integer")
-    if kind == Attribute.Type.decimal:
+    if kind == _DECIMAL:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return value
         raise InvalidValue(f"'{where}' must be a number")
     if not isinstance(value, str):
         raise InvalidValue(f"'{where}' must be a string")
-    if kind == Attribute.Type.date_time and parse_datetime(value) is None:
+    if kind == _DATE_TIME and parse_datetime(value) is None:
         raise InvalidValue(f"'{where}' must be an xsd:dateTime, as RFC 7643 §2.3.5")
-    if kind == Attribute.Type.binary:
+    if kind == _BINARY:
         try:
             base64.b64decode(value, validate=True)
         except binascii.Error:
@@ -317,16 +323,16 @@ def check_resource(resource: Mapping[str, Any], *, schema: ResourceSchema) -> No
     scopes += [urn for urn in schema.extension_urns if urn in resource]
     for scope in scopes:
         holder = resource if scope is None else resource[scope]
-        for attribute in schema.attributes(extension=scope):
-            name = name_of(attribute)
+        checked = scope in schema.checked_extensions
+        for rule in schema.attribute_rules(extension=scope):
+            name = rule.name
             value = holder.get(name)
-            where = name if scope is None else f"{scope}:{name}"
-            if attribute.required and (
+            if rule.required and (
                 value is None or (isinstance(value, str) and not value.strip())
             ):
-                raise InvalidValue(f"'{where}' is required and must not be empty")
-            if scope in schema.checked_extensions and value is not None:
-                _check_declared(attribute, value, where=where)
+                raise InvalidValue(f"'{rule.where}' is required and must not be empty")
+            if checked and value is not None:
+                _check_declared(rule.attribute, value, where=rule.where)
             if not isinstance(value, list):
                 continue
             # A PATCH add can grow a list that each operation kept in bounds.
@@ -411,10 +417,7 @@ def _coerce_complex(attribute: Attribute, value: Any, *, where: str) -> Any:
         sub_attribute = (
             sub_attribute_of(attribute, key) if isinstance(key, str) else None
         )
-        if sub_attribute is None or sub_attribute.mutability in (
-            Mutability.read_only,
-            Mutability.write_only,
-        ):
+        if sub_attribute is None or sub_attribute.mutability in _NOT_KEPT:
             continue
         name = name_of(sub_attribute)
         _set(result, name, coerce(sub_attribute, item, where=f"{where}.{name}"))

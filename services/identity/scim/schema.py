@@ -25,6 +25,10 @@ from scim2_models.path import AttrPath
 CORE_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
+# Names bound by `resolve_name`, kept per schema: a Bulk request sends the same
+# few keys a thousand times. Keys come from clients, so the count is bounded.
+_MAX_RESOLVED_NAMES = 1024
+
 
 def name_of(attribute: Attribute) -> str:
     """Return the canonical name of an attribute definition."""
@@ -106,6 +110,18 @@ class Target:
         return f"{self.extension}:{text}" if self.extension else text
 
 
+@dataclass(frozen=True, slots=True)
+class AttributeRule:
+    """A top-level attribute with what checking a resource reads of it each time."""
+
+    attribute: Attribute
+    name: str
+    """Its canonical name, the key of its value in the stored form."""
+    where: str
+    """How an error names it: qualified by its extension's URN, if any."""
+    required: bool
+
+
 @dataclass(frozen=True, eq=False)
 class ResourceSchema:
     """A resource type: its core schema and its schema extensions (RFC 7643 §6)."""
@@ -142,6 +158,32 @@ class ResourceSchema:
                 for attribute in extension.attributes or ()
             }
         return index
+
+    @cached_property
+    def _resolved_names(self) -> dict[tuple[str, str | None], Target | None]:
+        return {}
+
+    @cached_property
+    def _attribute_rules(self) -> dict[str | None, tuple[AttributeRule, ...]]:
+        rules: dict[str | None, tuple[AttributeRule, ...]] = {}
+        for scope, attributes in self._attributes.items():
+            rules[scope] = tuple(
+                AttributeRule(
+                    attribute=attribute,
+                    name=name,
+                    where=name if scope is None else f"{scope}:{name}",
+                    required=bool(attribute.required),
+                )
+                for attribute in attributes.values()
+                for name in [name_of(attribute)]
+            )
+        return rules
+
+    def attribute_rules(
+        self, *, extension: str | None = None
+    ) -> tuple[AttributeRule, ...]:
+        """Return what a write checks of each top-level attribute of a scope."""
+        return self._attribute_rules.get(extension, ())
 
     def extension_urn(self, text: str) -> str | None:
         """Return the canonical URN of the extension `text` names, ignoring case."""
@@ -202,6 +244,16 @@ class ResourceSchema:
 
         RFC 7643 §2.1: attribute names are case insensitive.
         """
+        key = (text, extension)
+        resolved = self._resolved_names
+        if key in resolved:
+            return resolved[key]
+        target = self._resolve_name(text, extension=extension)
+        if len(resolved) < _MAX_RESOLVED_NAMES:
+            resolved[key] = target
+        return target
+
+    def _resolve_name(self, text: str, *, extension: str | None) -> Target | None:
         if extension is None and (urn := self.extension_urn(text)) is not None:
             return Target(extension=urn, attribute=None)
         try:

@@ -65,11 +65,28 @@ def test_load_object_accepts_nesting_up_to_the_bound() -> None:
         '{"userName": "a\\ud800"}',
         '{"name": {"givenName": "\\udc00x"}}',
         '{"\\ud800": 1}',
+        '{"userName": "a\\uD800"}',
     ],
 )
 def test_load_object_refuses_text_postgresql_cannot_store(text: str) -> None:
     with pytest.raises(InvalidValue):
         load_object(text, what="body")
+
+
+def test_load_object_accepts_an_escaped_backslash_before_u0000() -> None:
+    assert load_object('{"userName": "a\\\\u0000"}', what="body") == {
+        "userName": "a\\u0000"
+    }
+
+
+def test_load_object_refuses_a_surrogate_character_in_the_text() -> None:
+    with pytest.raises(InvalidValue, match="unpaired UTF-16 surrogate"):
+        load_object('{"displayName": "Zo\u00eb \ud800"}', what="body")
+
+
+def test_load_object_names_the_string_it_refused() -> None:
+    with pytest.raises(InvalidValue, match="a string in body holds the character"):
+        load_object('{"emails": [{"value": "x\\u0000"}]}', what="body")
 
 
 def test_check_text_names_what_it_refused() -> None:

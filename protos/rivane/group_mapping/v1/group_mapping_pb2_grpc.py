@@ -94,6 +94,16 @@ class GroupMappingServiceStub:
                 request_serializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListUnmappedGroupsRequest.SerializeToString,
                 response_deserializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListUnmappedGroupsResponse.FromString,
                 _registered_method=True)
+        self.ReconcileGroupRoles = channel.unary_unary(
+                '/rivane.group_mapping.v1.GroupMappingService/ReconcileGroupRoles',
+                request_serializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ReconcileGroupRolesRequest.SerializeToString,
+                response_deserializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ReconcileGroupRolesResponse.FromString,
+                _registered_method=True)
+        self.DropDeprovisionedUser = channel.unary_unary(
+                '/rivane.group_mapping.v1.GroupMappingService/DropDeprovisionedUser',
+                request_serializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.DropDeprovisionedUserRequest.SerializeToString,
+                response_deserializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.DropDeprovisionedUserResponse.FromString,
+                _registered_method=True)
 
 
 class GroupMappingServiceServicer:
@@ -176,6 +186,23 @@ class GroupMappingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReconcileGroupRoles(self, request, context):
+        """Replayed by the error tracker. OK once the group maps to a role (its
+        members' role events were queued when the mapping was set);
+        FAILED_PRECONDITION while it maps to none. Harmless to repeat.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DropDeprovisionedUser(self, request, context):
+        """Replayed by the error tracker: remove a deleted user from their groups,
+        as the `scim.user_deprovisioned` event asked. Harmless to repeat.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GroupMappingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -238,6 +265,16 @@ def add_GroupMappingServiceServicer_to_server(servicer, server):
                     servicer.ListUnmappedGroups,
                     request_deserializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListUnmappedGroupsRequest.FromString,
                     response_serializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListUnmappedGroupsResponse.SerializeToString,
+            ),
+            'ReconcileGroupRoles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReconcileGroupRoles,
+                    request_deserializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ReconcileGroupRolesRequest.FromString,
+                    response_serializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ReconcileGroupRolesResponse.SerializeToString,
+            ),
+            'DropDeprovisionedUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DropDeprovisionedUser,
+                    request_deserializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.DropDeprovisionedUserRequest.FromString,
+                    response_serializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.DropDeprovisionedUserResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -564,6 +601,60 @@ class GroupMappingService:
             '/rivane.group_mapping.v1.GroupMappingService/ListUnmappedGroups',
             protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListUnmappedGroupsRequest.SerializeToString,
             protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListUnmappedGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReconcileGroupRoles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivane.group_mapping.v1.GroupMappingService/ReconcileGroupRoles',
+            protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ReconcileGroupRolesRequest.SerializeToString,
+            protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ReconcileGroupRolesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DropDeprovisionedUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivane.group_mapping.v1.GroupMappingService/DropDeprovisionedUser',
+            protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.DropDeprovisionedUserRequest.SerializeToString,
+            protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.DropDeprovisionedUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,15 @@ class GroupMappingServiceStub:
     ListRoleMappings: _grpc.UnaryUnaryMultiCallable[_group_mapping_pb2.ListRoleMappingsRequest, _group_mapping_pb2.ListRoleMappingsResponse]
     DeleteRoleMapping: _grpc.UnaryUnaryMultiCallable[_group_mapping_pb2.DeleteRoleMappingRequest, _group_mapping_pb2.DeleteRoleMappingResponse]
     ListUnmappedGroups: _grpc.UnaryUnaryMultiCallable[_group_mapping_pb2.ListUnmappedGroupsRequest, _group_mapping_pb2.ListUnmappedGroupsResponse]
+    ReconcileGroupRoles: _grpc.UnaryUnaryMultiCallable[_group_mapping_pb2.ReconcileGroupRolesRequest, _group_mapping_pb2.ReconcileGroupRolesResponse]
+    """Replayed by the error tracker. OK once the group maps to a role (its
+    members' role events were queued when the mapping was set);
+    FAILED_PRECONDITION while it maps to none. Harmless to repeat.
+    """
+    DropDeprovisionedUser: _grpc.UnaryUnaryMultiCallable[_group_mapping_pb2.DropDeprovisionedUserRequest, _group_mapping_pb2.DropDeprovisionedUserResponse]
+    """Replayed by the error tracker: remove a deleted user from their groups,
+    as the `scim.user_deprovisioned` event asked. Harmless to repeat.
+    """
 
 @_typing.type_check_only
 class GroupMappingServiceAsyncStub(GroupMappingServiceStub):
@@ -71,6 +80,15 @@ class GroupMappingServiceAsyncStub(GroupMappingServiceStub):
     ListRoleMappings: _aio.UnaryUnaryMultiCallable[_group_mapping_pb2.ListRoleMappingsRequest, _group_mapping_pb2.ListRoleMappingsResponse]  # type: ignore[assignment]
     DeleteRoleMapping: _aio.UnaryUnaryMultiCallable[_group_mapping_pb2.DeleteRoleMappingRequest, _group_mapping_pb2.DeleteRoleMappingResponse]  # type: ignore[assignment]
     ListUnmappedGroups: _aio.UnaryUnaryMultiCallable[_group_mapping_pb2.ListUnmappedGroupsRequest, _group_mapping_pb2.ListUnmappedGroupsResponse]  # type: ignore[assignment]
+    ReconcileGroupRoles: _aio.UnaryUnaryMultiCallable[_group_mapping_pb2.ReconcileGroupRolesRequest, _group_mapping_pb2.ReconcileGroupRolesResponse]  # type: ignore[assignment]
+    """Replayed by the error tracker. OK once the group maps to a role (its
+    members' role events were queued when the mapping was set);
+    FAILED_PRECONDITION while it maps to none. Harmless to repeat.
+    """
+    DropDeprovisionedUser: _aio.UnaryUnaryMultiCallable[_group_mapping_pb2.DropDeprovisionedUserRequest, _group_mapping_pb2.DropDeprovisionedUserResponse]  # type: ignore[assignment]
+    """Replayed by the error tracker: remove a deleted user from their groups,
+    as the `scim.user_deprovisioned` event asked. Harmless to repeat.
+    """
 
 class GroupMappingServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -161,5 +179,26 @@ class GroupMappingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _group_mapping_pb2.ListUnmappedGroupsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_group_mapping_pb2.ListUnmappedGroupsResponse, _abc.Awaitable[_group_mapping_pb2.ListUnmappedGroupsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ReconcileGroupRoles(
+        self,
+        request: _group_mapping_pb2.ReconcileGroupRolesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_group_mapping_pb2.ReconcileGroupRolesResponse, _abc.Awaitable[_group_mapping_pb2.ReconcileGroupRolesResponse]]:
+        """Replayed by the error tracker. OK once the group maps to a role (its
+        members' role events were queued when the mapping was set);
+        FAILED_PRECONDITION while it maps to none. Harmless to repeat.
+        """
+
+    @_abc_1.abstractmethod
+    def DropDeprovisionedUser(
+        self,
+        request: _group_mapping_pb2.DropDeprovisionedUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_group_mapping_pb2.DropDeprovisionedUserResponse, _abc.Awaitable[_group_mapping_pb2.DropDeprovisionedUserResponse]]:
+        """Replayed by the error tracker: remove a deleted user from their groups,
+        as the `scim.user_deprovisioned` event asked. Harmless to repeat.
+        """
 
 def add_GroupMappingServiceServicer_to_server(servicer: GroupMappingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

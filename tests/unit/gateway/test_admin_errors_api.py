@@ -1,0 +1,241 @@
+"""The error log's admin API against a fake error tracker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from error_tracker_fakes import (
+    AdminListingAcme,
+    FakeErrorTracker,
+    IdentityKnowingAcme,
+    serving,
+    settings_with_tracker,
+    unmapped_group_error,
+)
+from gateway_fakes import ADMIN_TOKEN, BASE, ORG_ID, TOKEN, FakeIdentity
+from identity_admin_fakes import BOOTSTRAP_ID, FakeIdentityAdmin
+
+from protos.rivane.error_tracker.v1 import error_tracker_pb2 as pb
+from services.common.settings import StackSettings
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+ERRORS = f"{BASE}/admin/errors"
+
+
+@pytest.fixture
+async def fake_identity() -> AsyncIterator[FakeIdentity]:
+    yield IdentityKnowingAcme()
+
+
+@pytest.fixture
+async def fake_identity_admin(
+    fake_identity: FakeIdentity,
+) -> AsyncIterator[FakeIdentityAdmin]:
+    yield AdminListingAcme(identity=fake_identity)
+
+
+@pytest.fixture
+async def tracker() -> AsyncIterator[FakeErrorTracker]:
+    yield FakeErrorTracker()
+
+
+@pytest.fixture
+async def settings(
+    identity_addr: str, group_mapping_addr: str, tracker: FakeErrorTracker
+) -> AsyncIterator[StackSettings]:
+    base = StackSettings(
+        environment="test",
+        identity_addr=identity_addr,
+        group_mapping_addr=group_mapping_addr,
+        admin_token=ADMIN_TOKEN,
+        public_base_url="",
+        token_cache_seconds=0,
+        rate_limit_per_second=0,
+    )
+    async with serving(tracker) as address:
+        yield settings_with_tracker(base, address)
+
+
+async def test_errors_need_the_admin_credential(
+    anonymous: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    assert (await anonymous.get(ERRORS)).status_code == 401
+    # An org's SCIM token opens no admin route.
+    assert (await client.get(ERRORS)).status_code == 401
+    retried = await client.post(f"{ERRORS}/retry", json={"ids": ["x"]})
+    assert retried.status_code == 401
+
+
+async def test_list_errors_filters_by_org_name_kind_and_state(
+    anonymous: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    record = tracker.add(unmapped_group_error())
+
+    response = await anonymous.get(
+        ERRORS,
+        params={"org": "acme", "kind": "unmapped_group", "state": "open"},
+        headers=ADMIN,
+    )
+
+    assert response.status_code == 200, response.text
+    asked = tracker.requests["ListErrors"]
+    assert (asked.org_id, asked.kind, asked.state) == (
+        ORG_ID,
+        pb.ERROR_KIND_UNMAPPED_GROUP,
+        pb.ERROR_STATE_OPEN,
+    )
+    [shown] = response.json()["errors"]
+    assert shown["error_id"] == record.error_id
+    assert (shown["org"], shown["org_id"]) == ("acme", ORG_ID)
+    assert (shown["kind"], shown["state"]) == ("unmapped_group", "open")
+    assert shown["operation"]["request"] == {"orgId": "acme"}
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("kind", "unmapped"), ("state", "OPEN"), ("since", "yesterday")],
+)
+async def test_list_errors_with_an_unknown_filter_value_answers_400(
+    anonymous: httpx.AsyncClient, name: str, value: str
+) -> None:
+    response = await anonymous.get(ERRORS, params={name: value}, headers=ADMIN)
+
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidValue"
+    assert name in response.json()["detail"]
+
+
+async def test_list_errors_of_an_unknown_org_answers_404(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    response = await anonymous.get(ERRORS, params={"org": "nobody"}, headers=ADMIN)
+
+    assert response.status_code == 404
+
+
+async def test_get_error_shows_its_history(
+    anonymous: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    record = tracker.add(unmapped_group_error())
+    await anonymous.post(f"{ERRORS}/{record.error_id}/retry", headers=ADMIN)
+
+    response = await anonymous.get(f"{ERRORS}/{record.error_id}", headers=ADMIN)
+
+    assert response.status_code == 200
+    [attempt] = response.json()["history"]
+    assert attempt["trigger"] == "admin"
+    assert attempt["outcome"] == "resolved"
+    assert attempt["actor"] == f"{BOOTSTRAP_ID} bootstrap"
+
+
+async def test_unknown_error_answers_404(anonymous: httpx.AsyncClient) -> None:
+    missing = f"{ERRORS}/{uuid.uuid4()}"
+
+    assert (await anonymous.get(missing, headers=ADMIN)).status_code == 404
+    retried = await anonymous.post(f"{missing}/retry", headers=ADMIN)
+    assert retried.status_code == 404
+
+
+async def test_retry_one_records_the_admin_credential_as_actor(
+    anonymous: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    record = tracker.add(unmapped_group_error())
+
+    response = await anonymous.post(f"{ERRORS}/{record.error_id}/retry", headers=ADMIN)
+
+    assert response.status_code == 200
+    assert response.json()["error"]["state"] == "resolved"
+    assert tracker.requests["RetryErrors"].actor == f"{BOOTSTRAP_ID} bootstrap"
+    assert (
+        tracker.requests["RetryErrors"].request_id == response.headers["x-request-id"]
+    )
+
+
+async def test_retry_many_answers_each_id(
+    anonymous: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    first = tracker.add(unmapped_group_error())
+    second = tracker.add(unmapped_group_error())
+    missing = str(uuid.uuid4())
+
+    response = await anonymous.post(
+        f"{ERRORS}/retry",
+        json={"ids": [first.error_id, second.error_id, missing]},
+        headers=ADMIN,
+    )
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [item["found"] for item in results] == [True, True, False]
+    assert [item.get("error", {}).get("state") for item in results[:2]] == [
+        "resolved",
+        "resolved",
+    ]
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"ids": []}, {"ids": "abc"}, {"ids": [1]}, {"ids": ["a"] * 501}]
+)
+async def test_retry_many_refuses_a_bad_list(
+    anonymous: httpx.AsyncClient, body: dict[str, object]
+) -> None:
+    response = await anonymous.post(f"{ERRORS}/retry", json=body, headers=ADMIN)
+
+    assert response.status_code == 400
+
+
+async def test_client_errors_list_filters_by_status(
+    anonymous: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    tracker.client_errors.append(
+        pb.ClientError(
+            client_error_id="c1",
+            org_id=ORG_ID,
+            status=409,
+            scim_type="uniqueness",
+            detail="userName taken",
+            method="POST",
+            path="/scim/v2/Users",
+        )
+    )
+
+    response = await anonymous.get(
+        f"{BASE}/admin/client-errors", params={"status": 409}, headers=ADMIN
+    )
+
+    assert response.status_code == 200
+    [shown] = response.json()["client_errors"]
+    assert (shown["status"], shown["scim_type"], shown["org"]) == (
+        409,
+        "uniqueness",
+        "acme",
+    )
+    assert tracker.requests["ListClientErrors"].status == 409
+
+
+async def test_scim_conflict_reaches_the_client_error_stream(
+    client: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "ada@example.test",
+        "password": "s3cret-not-kept",
+    }
+    await client.post(f"{BASE}/scim/v2/Users", json=body)
+    response = await client.post(f"{BASE}/scim/v2/Users?attributes=id", json=body)
+    assert response.status_code == 409
+    app = client._transport.app  # type: ignore[attr-defined]
+
+    await app.state.client_errors.flush()
+
+    [kept] = tracker.client_errors
+    assert (kept.status, kept.scim_type, kept.method) == (409, "uniqueness", "POST")
+    assert kept.path == "/scim/v2/Users"
+    assert kept.org_id == ORG_ID
+    assert kept.request_id == response.headers["x-request-id"]
+    assert "s3cret" not in str(kept)
+    assert TOKEN not in str(kept)

@@ -1,0 +1,231 @@
+"""The admin web page of the error log, against a fake error tracker."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from error_tracker_fakes import (
+    AdminListingAcme,
+    FakeErrorTracker,
+    IdentityKnowingAcme,
+    serving,
+    settings_with_tracker,
+    unmapped_group_error,
+)
+from fastapi import FastAPI
+from gateway_fakes import ADMIN_TOKEN, BASE, TOKEN, FakeIdentity, client_for
+from identity_admin_fakes import FakeIdentityAdmin
+
+from gateway.admin_ui_session import COOKIE, CsrfKey, CsrfRefused
+from protos.rivane.error_tracker.v1 import error_tracker_pb2 as pb
+from services.common.settings import StackSettings
+
+UI = f"{BASE}/admin/ui"
+
+
+@pytest.fixture
+async def fake_identity() -> AsyncIterator[FakeIdentity]:
+    yield IdentityKnowingAcme()
+
+
+@pytest.fixture
+async def fake_identity_admin(
+    fake_identity: FakeIdentity,
+) -> AsyncIterator[FakeIdentityAdmin]:
+    yield AdminListingAcme(identity=fake_identity)
+
+
+@pytest.fixture
+async def tracker() -> AsyncIterator[FakeErrorTracker]:
+    yield FakeErrorTracker()
+
+
+@pytest.fixture
+async def settings(
+    identity_addr: str, group_mapping_addr: str, tracker: FakeErrorTracker
+) -> AsyncIterator[StackSettings]:
+    base = StackSettings(
+        environment="test",
+        identity_addr=identity_addr,
+        group_mapping_addr=group_mapping_addr,
+        admin_token=ADMIN_TOKEN,
+        public_base_url="",
+        token_cache_seconds=0,
+        rate_limit_per_second=0,
+    )
+    async with serving(tracker) as address:
+        yield settings_with_tracker(base, address)
+
+
+@pytest.fixture
+async def browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that logged in with the admin credential, keeping its cookie."""
+    async with client_for(app) as http:
+        response = await http.post(
+            f"{UI}/login",
+            data={"credential": ADMIN_TOKEN},
+        )
+        assert response.status_code == 303
+        yield http
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert match is not None
+    return match.group(1)
+
+
+async def test_pages_send_a_browser_without_login_to_the_login_page(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    for path in ("/errors", "/errors/some-id", "/client-errors"):
+        response = await anonymous.get(f"{UI}{path}")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/admin/ui/login"
+
+
+async def test_a_scim_token_does_not_log_in(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.post(f"{UI}/login", data={"credential": TOKEN})
+
+    assert response.status_code == 401
+    assert "not a working admin credential" in response.text
+    assert "set-cookie" not in response.headers
+
+
+async def test_a_bearer_header_does_not_open_the_pages(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    response = await anonymous.get(
+        f"{UI}/errors", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+
+    assert response.status_code == 303
+
+
+async def test_login_sets_a_strict_http_only_cookie_for_the_pages_only(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    response = await anonymous.post(f"{UI}/login", data={"credential": ADMIN_TOKEN})
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/ui/errors"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Path=/admin/ui" in cookie
+    assert "Secure" not in cookie
+
+
+async def test_error_log_lists_errors_and_escapes_their_text(
+    browser: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    record = tracker.add(unmapped_group_error(reason="<script>alert(1)</script>"))
+
+    response = await browser.get(f"{UI}/errors", params={"kind": "unmapped_group"})
+
+    assert response.status_code == 200
+    assert f'data-error-id="{record.error_id}"' in response.text
+    assert "<script>alert(1)" not in response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+    assert "script-src" not in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+async def test_error_log_says_which_filter_is_wrong(
+    browser: httpx.AsyncClient,
+) -> None:
+    response = await browser.get(f"{UI}/errors", params={"state": "sleeping"})
+
+    assert response.status_code == 400
+    assert "unknown state" in response.text
+
+
+async def test_error_page_shows_a_retry_button_until_resolved(
+    browser: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    record = tracker.add(unmapped_group_error())
+    resolved = tracker.add(unmapped_group_error(state=pb.ERROR_STATE_RESOLVED))
+
+    open_page = await browser.get(f"{UI}/errors/{record.error_id}")
+    resolved_page = await browser.get(f"{UI}/errors/{resolved.error_id}")
+
+    assert 'id="retry"' in open_page.text
+    assert "GetUserRoles" in open_page.text
+    assert 'id="retry"' not in resolved_page.text
+
+
+async def test_retry_with_the_csrf_token_redirects_to_the_resolved_error(
+    browser: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    record = tracker.add(unmapped_group_error())
+    shown = await browser.get(f"{UI}/errors/{record.error_id}")
+
+    response = await browser.post(
+        f"{UI}/errors/{record.error_id}/retry", data={"csrf": csrf_of(shown.text)}
+    )
+
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("?retried=resolved")
+    after = await browser.get(response.headers["location"])
+    assert "the error is now resolved" in after.text
+    assert tracker.requests["RetryErrors"].actor.endswith(" bootstrap")
+
+
+@pytest.mark.parametrize("token", ["", "0" * 64, "forged"])
+async def test_retry_without_the_right_csrf_token_is_refused(
+    browser: httpx.AsyncClient, tracker: FakeErrorTracker, token: str
+) -> None:
+    record = tracker.add(unmapped_group_error())
+
+    response = await browser.post(
+        f"{UI}/errors/{record.error_id}/retry", data={"csrf": token}
+    )
+
+    assert response.status_code == 403
+    assert "RetryErrors" not in tracker.requests
+
+
+async def test_logout_forgets_the_cookie(browser: httpx.AsyncClient) -> None:
+    shown = await browser.get(f"{UI}/errors")
+
+    response = await browser.post(f"{UI}/logout", data={"csrf": csrf_of(shown.text)})
+
+    assert response.status_code == 303
+    assert (await browser.get(f"{UI}/errors")).status_code == 303
+
+
+async def test_client_error_page_lists_the_stream(
+    browser: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    tracker.client_errors.append(
+        pb.ClientError(
+            org_id="x", status=409, scim_type="uniqueness", method="POST", path="/p"
+        )
+    )
+
+    response = await browser.get(f"{UI}/client-errors", params={"status": "409"})
+
+    assert response.status_code == 200
+    assert "uniqueness" in response.text
+
+
+def test_csrf_token_belongs_to_one_credential_and_one_key() -> None:
+    key = CsrfKey(b"k" * 32)
+    token = key.token_for("credential-a")
+
+    key.check("credential-a", token)
+    for credential, other_key in (("credential-b", key), ("credential-a", CsrfKey())):
+        with pytest.raises(CsrfRefused):
+            other_key.check(credential, token)
+
+
+def test_replicas_of_one_deployment_accept_each_others_csrf_tokens() -> None:
+    token = CsrfKey.of_deployment(ADMIN_TOKEN).token_for("credential-a")
+
+    CsrfKey.of_deployment(ADMIN_TOKEN).check("credential-a", token)
+    with pytest.raises(CsrfRefused):
+        CsrfKey.of_deployment("another deployment").check("credential-a", token)
