@@ -63,7 +63,11 @@ def moment_field(body: dict[str, Any], name: str) -> datetime | None:
         raise InvalidValue(f"{name} must be an RFC 3339 time or null") from None
     if moment.tzinfo is None:
         raise InvalidValue(f"{name} needs an offset, such as Z")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+14:00 is a valid time whose UTC is before year 1.
+        raise InvalidValue(f"{name} is out of range once in UTC") from None
 
 
 def expiry_of(body: dict[str, Any]) -> tuple[bool, datetime | None]:

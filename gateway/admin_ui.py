@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -35,6 +35,7 @@ from gateway.admin_ui_session import (
     forget_credential,
     keep_credential,
 )
+from gateway.body import read_body
 from gateway.context import request_id
 from gateway.error_tracker import (
     ErrorTracker,
@@ -121,10 +122,12 @@ def page(
 
 
 async def form_of(request: Request) -> dict[str, str]:
-    """Return the fields of a small url-encoded form; the first of each name."""
-    raw = await request.body()
-    if len(raw) > MAX_FORM_BYTES:
-        raise CsrfRefused
+    """Return the fields of a small url-encoded form; the first of each name.
+
+    A body over `MAX_FORM_BYTES` is refused (413) before it is read whole:
+    the login form takes it from anyone.
+    """
+    raw = await read_body(request, limit=MAX_FORM_BYTES)
     fields = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
     return {name: values[0] for name, values in fields.items()}
 
@@ -277,9 +280,22 @@ async def retry(
 ) -> Response:
     """Replay an error's operation, then show the error again."""
     await checked_form(request)
-    outcome = await _retry(tracker, request, error_id=error_id, actor=actor_of(caller))
+    try:
+        outcome = await _retry(
+            tracker, request, error_id=error_id, actor=actor_of(caller)
+        )
+    except ScimError as error:
+        # A browser gets a page saying so, not the API's JSON error.
+        return page(
+            request,
+            "message.html",
+            {"caller": caller, "title": "Retry not done", "message": error.detail},
+            status_code=error.status,
+        )
+    # The id is the path's, decoded: a "?" or "#" in it must stay in the path.
     return RedirectResponse(
-        _url(f"/errors/{error_id}", {"retried": outcome}), status_code=303
+        _url(f"/errors/{quote(error_id, safe='')}", {"retried": outcome}),
+        status_code=303,
     )
 
 

@@ -59,12 +59,35 @@ async def bulk(
         base_url=base_url,
         reporter=request.app.state.error_reporter,
     ).run()
+    _note_client_errors(request, results)
     return ScimResponse(
         {
             "schemas": [urns.BULK_RESPONSE],
             "Operations": [_operation_response(result) for result in results],
         }
     )
+
+
+def _note_client_errors(request: Request, results: list[Result]) -> None:
+    """Keep the operations refused to the client in the client-error stream.
+
+    The IdP sees each one in the BulkResponse as it would see the answer to
+    the same request made alone, so admins see them as they see those.
+    """
+    stream = getattr(request.app.state, "client_errors", None)
+    if stream is None:
+        return
+    for result in results:
+        error = result.error
+        if error is None:
+            continue
+        label = f", bulkId {result.bulk_id}" if result.bulk_id is not None else ""
+        stream.note_answer(
+            request,
+            status=error.status,
+            scim_type=error.scim_type,
+            detail=f"operation {result.index} ({result.method}{label}): {error.detail}",
+        )
 
 
 def _operation_response(result: Result) -> dict[str, Any]:

@@ -9,7 +9,7 @@ A User POST that ran in a batch is replayed on its own, as `CreateUser`.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf.message import Message
@@ -162,8 +162,35 @@ def _reason(error: Exception) -> str:
 
 
 def _without_secrets(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: value
-        for key, value in data.items()
-        if key.lower() not in _SECRET_ATTRIBUTES
-    }
+    """Return `data` without a secret anywhere: a resource's or a PatchOp's."""
+    return cast(dict[str, Any], _strip_secrets(data))
+
+
+def _strip_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _strip_secrets(item)
+            for key, item in value.items()
+            if not _names_secret(key)
+        }
+    if isinstance(value, list):
+        # A PatchOp operation whose path names a secret goes whole: its value
+        # is the secret (RFC 7644 §3.5.2).
+        return [
+            _strip_secrets(item)
+            for item in value
+            if not (isinstance(item, dict) and _names_secret(item.get("path")))
+        ]
+    return value
+
+
+def _names_secret(name: Any) -> bool:
+    """Tell whether an attribute name or PATCH path names a secret attribute.
+
+    RFC 7644 §3.10: the name may carry its schema URN,
+    `urn:ietf:params:scim:schemas:core:2.0:User:password`.
+    """
+    if not isinstance(name, str):
+        return False
+    attribute = name.partition("[")[0].rsplit(":", 1)[-1].partition(".")[0]
+    return attribute.strip().lower() in _SECRET_ATTRIBUTES

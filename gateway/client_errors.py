@@ -84,11 +84,11 @@ class ClientErrorLog:
             pb.ClientError(
                 org_id=str(org_id),
                 status=status,
-                scim_type=scim_type or "",
-                detail=detail[:MAX_DETAIL_LENGTH],
+                scim_type=_utf8(scim_type or ""),
+                detail=_utf8(detail[:MAX_DETAIL_LENGTH]),
                 method=request.method,
                 # The path only: a query string may carry a filter's values.
-                path=request.url.path,
+                path=_utf8(request.url.path),
                 request_id=str(getattr(request.state, "request_id", "")),
                 occurred_at=timestamp(datetime.now(UTC)),
             )
@@ -121,6 +121,11 @@ class ClientErrorLog:
         self.dropped += count
         CLIENT_ERRORS_DROPPED.inc(count)
         logger.warning("dropped %d client error(s): %s", count, why)
+
+
+def _utf8(text: str) -> str:
+    """Return `text` as protobuf takes it: a lone surrogate would raise."""
+    return text.encode("utf-8", errors="replace").decode("utf-8")
 
 
 @asynccontextmanager

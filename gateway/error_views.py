@@ -9,6 +9,7 @@ out; kinds and states are lower-case words.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from gateway.admin import AdminCaller
@@ -27,6 +28,7 @@ from services.common.errors import InvalidValue
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+_SCIM_TYPE = re.compile(r"[A-Za-z]{1,64}")
 
 
 async def org_id_of(identity: IdentityClient, name: str) -> str:
@@ -76,10 +78,14 @@ def client_error_filter(
     """Return the filter of a client-error listing."""
     if status and not 400 <= status < 500:
         raise InvalidValue("status must be a 4xx code")
+    scim_type = scim_type.strip()
+    # RFC 7644 §3.12: a scimType is one word, such as uniqueness or tooMany.
+    if scim_type and not _SCIM_TYPE.fullmatch(scim_type):
+        raise InvalidValue("scim_type must be one word, such as uniqueness")
     return ClientErrorFilter(
         org_id=org_id,
         status=status,
-        scim_type=scim_type.strip(),
+        scim_type=scim_type,
         since=moment_field({"since": since or None}, "since"),
         until=moment_field({"until": until or None}, "until"),
         limit=_limit(limit),

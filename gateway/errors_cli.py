@@ -115,12 +115,37 @@ def run_errors(args: argparse.Namespace, send: Send) -> Outcome:
         document = send(
             "GET", list_path(args, state=args.state, limit=args.limit), None, (200,)
         )
-        return Outcome(_json(document) if args.json else describe_list(document))
+        return Outcome(
+            _json(document) if args.json else describe_list(printable(document))
+        )
     if args.action == "show":
         path = f"/admin/errors/{quote(args.id, safe='')}"
         document = send("GET", path, None, (200,))
-        return Outcome(_json(document) if args.json else describe_error(document))
+        return Outcome(
+            _json(document) if args.json else describe_error(printable(document))
+        )
     return _retry(args, send)
+
+
+def printable(value: Any) -> Any:
+    """Return a JSON value whose strings hold no control character.
+
+    Reasons and details quote what identity providers sent (a group's
+    displayName); an escape sequence or a newline in one must not drive the
+    terminal or forge a row of the table, so each is shown escaped, as `\\x1b`.
+    """
+    if isinstance(value, str):
+        if value.isprintable():
+            return value
+        return "".join(
+            char if char.isprintable() else char.encode("unicode_escape").decode()
+            for char in value
+        )
+    if isinstance(value, dict):
+        return {key: printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [printable(item) for item in value]
+    return value
 
 
 def _retry(args: argparse.Namespace, send: Send) -> Outcome:
@@ -140,7 +165,7 @@ def _retry(args: argparse.Namespace, send: Send) -> Outcome:
         raise ValueError(f"retry at most {MAX_RETRY_IDS} errors at once")
 
     document = send("POST", "/admin/errors/retry", {"ids": ids}, (200,))
-    results = document.get("results", [])
+    results = printable(document).get("results", [])
     rows = [_retry_row(result) for result in results]
     failed = [row for row in rows if row["state"] != "resolved"]
     note = f"{len(failed)} of {len(rows)} not resolved" if failed else ""

@@ -3,13 +3,18 @@
 The relay measures its backlog now and then; once the oldest unpublished
 event is older than `outbox_alert_after_seconds`, one EVENT_NOT_PUBLISHED
 error is reported for the outbox (its dedup key is the outbox's name), and
-once the backlog drains it is resolved. Its operation is
+once the backlog drains it is resolved. While the outbox stays stuck the
+report is sent again every `REPORT_AGAIN_SECONDS`: it joins the same error,
+brings its count and last_seen up to date, and makes up for a report lost
+while the error tracker itself was away. Its operation is
 `RetryTargetService/FlushOutbox` on the service that owns the outbox.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +24,7 @@ from services.common.error_reports import ErrorReporter, operation
 logger = logging.getLogger(__name__)
 
 FLUSH_METHOD = "/rivane.error_tracker.v1.RetryTargetService/FlushOutbox"
+REPORT_AGAIN_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +37,7 @@ class Backlog:
 
 
 class OutboxWatch:
-    """Report a stuck outbox once, and resolve it once it drains."""
+    """Report a stuck outbox, again now and then, and resolve it once it drains."""
 
     def __init__(
         self,
@@ -40,6 +46,7 @@ class OutboxWatch:
         outbox: str,
         target: str,
         alert_after_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Watch the outbox table `outbox` of the service `target`."""
         self._reporter = reporter
@@ -49,14 +56,20 @@ class OutboxWatch:
         # None until the first measurement: an error left open by an earlier
         # process is resolved when this one first finds the outbox drained.
         self._alerted: bool | None = None
+        self._clock = clock
+        self._reported_at = 0.0
 
     def observe(self, backlog: Backlog) -> None:
         """Report or resolve the outbox's error as the backlog says."""
         stuck = backlog.count > 0 and (
             backlog.oldest_age_seconds >= self.alert_after_seconds
         )
-        if stuck and not self._alerted:
+        due = not self._alerted or (
+            self._clock() - self._reported_at >= REPORT_AGAIN_SECONDS
+        )
+        if stuck and due:
             self._alerted = True
+            self._reported_at = self._clock()
             logger.warning(
                 "%d events wait in %s, the oldest for %.0fs; reporting it",
                 backlog.count,

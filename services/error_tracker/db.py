@@ -14,8 +14,14 @@ from services.common.telemetry import trace_engine
 
 def create_engine(database_url: str) -> AsyncEngine:
     """Return an engine with a pool sized for one service process, traced."""
+    # A failed statement's message would carry its parameters into the log:
+    # an operation's request, which holds what an identity provider sent.
     engine = create_async_engine(
-        database_url, pool_size=5, max_overflow=10, pool_pre_ping=True
+        database_url,
+        pool_size=5,
+        max_overflow=10,
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
     trace_engine(engine)
     return engine

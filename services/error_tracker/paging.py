@@ -12,7 +12,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from services.common.errors import InvalidValue
 
@@ -38,15 +38,20 @@ def decode(token: str) -> PageKey | None:
     """Return the key a page token holds; None for no token."""
     if not token:
         return None
+    refused = InvalidValue("the page token is not one this service gave")
     try:
         padded = token + "=" * (-len(token) % 4)
         at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        key = PageKey(datetime.fromisoformat(at), uuid.UUID(row_id))
-    except (ValueError, TypeError, binascii.Error) as error:
-        raise InvalidValue("the page token is not one this service gave") from error
-    if key.at.tzinfo is None:
-        raise InvalidValue("the page token is not one this service gave")
-    return key
+        # A forged token may hold anything where the two strings belong.
+        if not isinstance(at, str) or not isinstance(row_id, str):
+            raise refused
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None:
+            raise refused
+        # In UTC, as the service writes it: an offset may push it out of range.
+        return PageKey(moment.astimezone(UTC), uuid.UUID(row_id))
+    except (ValueError, TypeError, OverflowError, binascii.Error) as error:
+        raise refused from error
 
 
 def page_size(limit: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 
@@ -25,6 +26,9 @@ from services.error_tracker.replayer import Operation
 from services.error_tracker.retries import RetryCoordinator
 
 MAX_RETRY_IDS = 500
+# A btree entry holds at most about 2.7 kB; a dedup key built from what a
+# client sent (a Bulk bulkId) may be longer, so a long key is kept as its hash.
+MAX_DEDUP_KEY_LENGTH = 256
 _KIND_PREFIX = "ERROR_KIND_"
 _STATE_PREFIX = "ERROR_STATE_"
 
@@ -77,6 +81,42 @@ def _error_id(text: str) -> uuid.UUID | None:
         return uuid.UUID(text)
     except ValueError:
         return None
+
+
+def stored_dedup_key(key: str) -> str:
+    """Return the key an error is deduplicated by: `key`, or its hash if long."""
+    if len(key) <= MAX_DEDUP_KEY_LENGTH:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def storable(text: str) -> str:
+    """Return `text` with U+0000, which PostgreSQL cannot store, replaced."""
+    return text.replace("\x00", "\ufffd")
+
+
+def client_error_row(error: pb.ClientError, *, now: datetime) -> dict[str, object]:
+    """Return the row of one client error; its texts are the gateway's echo."""
+    return {
+        "client_error_id": new_id(error.client_error_id),
+        "org_id": storable(error.org_id),
+        "status": error.status,
+        "scim_type": storable(error.scim_type),
+        "detail": storable(error.detail[:1000]),
+        "method": storable(error.method),
+        "path": storable(error.path),
+        "request_id": storable(error.request_id),
+        "occurred_at": (
+            error.occurred_at.ToDatetime(tzinfo=UTC)
+            if error.HasField("occurred_at")
+            else now
+        ),
+    }
+
+
+def _check_filters(*texts: tuple[str, str]) -> None:
+    for text, what in texts:
+        check_text(text, what=what)
 
 
 def error_message(error: TrackedError) -> pb.ErrorRecord:
@@ -164,7 +204,7 @@ def _report(request: pb.ReportErrorRequest) -> Report:
         subject_type=request.subject_type,
         subject_id=request.subject_id,
         operation=operation.stored(),
-        dedup_key=request.dedup_key,
+        dedup_key=stored_dedup_key(request.dedup_key),
         request_id=request.request_id,
         trace_id=request.trace_id,
         source=request.source,
@@ -207,7 +247,7 @@ class ErrorTrackerServicer(pb_grpc.ErrorTrackerServiceServicer):
         resolved = await self._store.resolve(
             org_id=request.org_id,
             kind=kind,
-            dedup_keys=list(request.dedup_keys),
+            dedup_keys=[stored_dedup_key(key) for key in request.dedup_keys],
             reason=request.reason,
             source=request.source or "source",
         )
@@ -217,6 +257,7 @@ class ErrorTrackerServicer(pb_grpc.ErrorTrackerServiceServicer):
     async def ListErrors(
         self, request: pb.ListErrorsRequest, context: Context
     ) -> pb.ListErrorsResponse:
+        _check_filters((request.org_id, "org_id"))
         rows, next_key = await self._store.page(
             ErrorFilter(
                 org_id=request.org_id,
@@ -262,7 +303,9 @@ class ErrorTrackerServicer(pb_grpc.ErrorTrackerServiceServicer):
         )
         by_id = {outcome.error_id: outcome for outcome in outcomes}
         results = []
-        for text, uid in known.items():
+        # Every id sent is answered, in order, a repeated one as often as sent.
+        for text in request.error_ids:
+            uid = known[text]
             outcome = by_id.get(uid) if uid is not None else None
             result = pb.RetryResult(error_id=text, found=False)
             if outcome is not None and outcome.error is not None:
@@ -278,24 +321,7 @@ class ErrorTrackerServicer(pb_grpc.ErrorTrackerServiceServicer):
         self, request: pb.RecordClientErrorsRequest, context: Context
     ) -> pb.RecordClientErrorsResponse:
         now = datetime.now(UTC)
-        rows: list[dict[str, object]] = [
-            {
-                "client_error_id": new_id(error.client_error_id),
-                "org_id": error.org_id,
-                "status": error.status,
-                "scim_type": error.scim_type,
-                "detail": error.detail[:1000],
-                "method": error.method,
-                "path": error.path,
-                "request_id": error.request_id,
-                "occurred_at": (
-                    error.occurred_at.ToDatetime(tzinfo=UTC)
-                    if error.HasField("occurred_at")
-                    else now
-                ),
-            }
-            for error in request.errors
-        ]
+        rows = [client_error_row(error, now=now) for error in request.errors]
         recorded = await self._client_errors.record(rows)
         return pb.RecordClientErrorsResponse(recorded=recorded)
 
@@ -303,6 +329,7 @@ class ErrorTrackerServicer(pb_grpc.ErrorTrackerServiceServicer):
     async def ListClientErrors(
         self, request: pb.ListClientErrorsRequest, context: Context
     ) -> pb.ListClientErrorsResponse:
+        _check_filters((request.org_id, "org_id"), (request.scim_type, "scim_type"))
         rows, next_key = await self._client_errors.page(
             ClientErrorFilter(
                 org_id=request.org_id,

@@ -30,6 +30,7 @@ from scim2_models.path import (
 from sqlalchemy import ColumnElement
 
 from services.common.errors import InvalidFilter, InvalidPath, InvalidValue
+from services.common.filter_values import check_compared_value
 from services.group_mapping.member_filter import Predicate, compile_member_filter
 from services.group_mapping.models import GroupMembership, ScimGroup, fold_case
 from services.group_mapping.resource import GROUP_URN
@@ -160,6 +161,7 @@ class _GroupFilter(FilterVisitor[Predicate]):
         raise InvalidFilter(f"'{node.attr_path}' is not an attribute of a Group")
 
     def visit_comparison(self, node: Comparison) -> Predicate:
+        check_compared_value(node.value)
         name, sub = _names(node.attr_path)
         if name == "members":
             # RFC 7644 §3.4.2.2: a complex multi-valued attribute compares

@@ -158,6 +158,51 @@ async def test_bad_scim_request_is_listed_in_the_client_error_stream(
     assert scim_org.token not in str(error)
 
 
+async def test_refused_bulk_operations_are_listed_in_the_client_error_stream(
+    stack: Stack, scim_org: OrgCredentials
+) -> None:
+    login = f"bulk.{uuid.uuid4().hex[:10]}@example.test"
+    user = {"schemas": [USER_SCHEMA], "userName": login}
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "first", "data": user},
+            {"method": "POST", "path": "/Users", "bulkId": "again", "data": user},
+            {"method": "DELETE", "path": f"/Users/{uuid.uuid4()}"},
+        ],
+    }
+    async with scim_client(stack, scim_org) as scim:
+        answer = await scim.post("/Bulk", json=body)
+    assert answer.status_code == 200, answer.text
+    statuses = [op["status"] for op in answer.json()["Operations"]]
+    assert statuses == ["201", "409", "404"]
+
+    deadline = time.monotonic() + 15
+    async with admin_client(stack) as admin:
+        while True:
+            listed = await admin.get(
+                "/admin/client-errors", params={"org": scim_org.name}
+            )
+            assert listed.status_code == 200, listed.text
+            kept = [
+                error
+                for error in listed.json()["client_errors"]
+                if error["request_id"] == answer.headers["x-request-id"]
+            ]
+            if len(kept) >= 2 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.3)
+
+    seen = sorted((e["status"], e["scim_type"], e["detail"]) for e in kept)
+    assert [(status, scim_type) for status, scim_type, _ in seen] == [
+        (404, None),
+        (409, "uniqueness"),
+    ]
+    assert seen[0][2].startswith("operation 2 (DELETE): ")
+    assert seen[1][2].startswith("operation 1 (POST, bulkId again): ")
+    assert all((e["method"], e["path"]) == ("POST", "/scim/v2/Bulk") for e in kept)
+
+
 async def test_admin_page_refuses_access_without_login(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=10) as browser:
         page = await browser.get("/admin/ui/errors")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -224,6 +225,84 @@ async def test_retry_answers_unknown_ids_as_not_found(
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stub.GetError(pb.GetErrorRequest(error_id="not-an-id"))
     assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_report_with_a_long_dedup_key_is_kept_and_resolvable(
+    stub: pb_grpc.ErrorTrackerServiceStub,
+) -> None:
+    # A Bulk bulkId the client chose, too long and random for a btree entry.
+    org, key = str(uuid.uuid4()), "req-1:" + secrets.token_urlsafe(6000)
+    first = await stub.ReportError(_report(org, key))
+    again = await stub.ReportError(_report(org, key))
+
+    assert first.created and again.error_id == first.error_id
+    reply = await stub.ResolveErrors(
+        pb.ResolveErrorsRequest(
+            org_id=org,
+            kind=pb.ERROR_KIND_UNMAPPED_GROUP,
+            dedup_keys=[key],
+            source="tests",
+        )
+    )
+    assert reply.resolved == 1
+
+
+async def test_a_client_error_echoing_u0000_spoils_no_batch(
+    stub: pb_grpc.ErrorTrackerServiceStub,
+) -> None:
+    org = str(uuid.uuid4())
+    echoed = pb.ClientError(
+        org_id=org, status=404, detail="User a\x00b not found", path="/Users/a\x00b"
+    )
+    other = pb.ClientError(org_id=org, status=409, detail="userName taken")
+
+    recorded = await stub.RecordClientErrors(
+        pb.RecordClientErrorsRequest(errors=[echoed, other])
+    )
+
+    assert recorded.recorded == 2
+    listed = await stub.ListClientErrors(pb.ListClientErrorsRequest(org_id=org))
+    assert sorted(error.detail for error in listed.errors) == [
+        "User a\ufffdb not found",
+        "userName taken",
+    ]
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        pb.ListClientErrorsRequest(scim_type="uniq\x00ueness"),
+        pb.ListClientErrorsRequest(org_id="\x00"),
+    ],
+)
+async def test_a_listing_filter_postgresql_cannot_hold_is_refused(
+    stub: pb_grpc.ErrorTrackerServiceStub, request_: pb.ListClientErrorsRequest
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.ListClientErrors(request_)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.ListErrors(pb.ListErrorsRequest(org_id="\x00"))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_retry_answers_each_id_sent_even_repeated(
+    stub: pb_grpc.ErrorTrackerServiceStub,
+) -> None:
+    error_id = (await stub.ReportError(_report(str(uuid.uuid4()), "twice"))).error_id
+    sent = [error_id, "not-an-id", error_id, error_id.upper(), "not-an-id"]
+
+    reply = await stub.RetryErrors(pb.RetryErrorsRequest(error_ids=sent, actor=ADMIN))
+
+    assert [(r.error_id, r.found) for r in reply.results] == [
+        (error_id, True),
+        ("not-an-id", False),
+        (error_id, True),
+        (error_id.upper(), True),
+        ("not-an-id", False),
+    ]
+    # Replayed once, however often it was named.
+    assert len((await history(stub, error_id)).attempts) == 1
 
 
 async def test_client_errors_are_kept_apart_and_filtered(

@@ -35,6 +35,7 @@ from scim2_models.path import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from services.common.errors import InvalidFilter, InvalidValue
+from services.common.filter_values import check_compared_value
 from services.identity.models import User, UserStatus, fold_case
 from services.identity.scim import jsonb
 from services.identity.scim.jsonb import Predicate, SqlValue
@@ -147,6 +148,7 @@ class _UserFilter(FilterVisitor[Predicate]):
         return jsonb.present(jsonb.extract(_USER.attributes, _keys(target)))
 
     def visit_comparison(self, node: Comparison) -> Predicate:
+        check_compared_value(node.value)
         target = self._resolve(node.attr_path)
         column = _column_comparison(target, op=node.op, value=node.value)
         if column is not None:
@@ -219,6 +221,7 @@ class _ValueFilter(FilterVisitor[Predicate]):
         return jsonb.present(value)
 
     def visit_comparison(self, node: Comparison) -> Predicate:
+        check_compared_value(node.value)
         value, leaf = self._operand(node.attr_path)
         check_operand(node.value, op=node.op, attribute=leaf, error=InvalidFilter)
         return _negatable(node, lambda: _compare(value, leaf, node), value)

@@ -1,4 +1,4 @@
-"""A stuck outbox is reported once and resolved once it drains."""
+"""A stuck outbox is reported, again now and then, and resolved once it drains."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from typing import Any
 
 from protos.rivane.error_tracker.v1 import error_tracker_pb2 as pb
 from services.common.error_reports import ErrorReporter
-from services.common.outbox_watch import FLUSH_METHOD, Backlog, OutboxWatch
+from services.common.outbox_watch import (
+    FLUSH_METHOD,
+    REPORT_AGAIN_SECONDS,
+    Backlog,
+    OutboxWatch,
+)
 
 
 class RecordingReporter(ErrorReporter):
@@ -26,9 +31,23 @@ class RecordingReporter(ErrorReporter):
         self.sent.append(("resolve", {"dedup_keys": list(dedup_keys)}))
 
 
-def _watch(reporter: RecordingReporter) -> OutboxWatch:
+class Clock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _watch(reporter: RecordingReporter, clock: Clock | None = None) -> OutboxWatch:
     return OutboxWatch(
-        reporter, outbox="outbox_event", target="identity", alert_after_seconds=30
+        reporter,
+        outbox="outbox_event",
+        target="identity",
+        alert_after_seconds=30,
+        clock=clock or Clock(),
     )
 
 
@@ -71,3 +90,21 @@ def test_outbox_watch_clears_a_stale_error_on_its_first_empty_look() -> None:
     watch.observe(Backlog(0, "", oldest_age_seconds=0))
 
     assert [what for what, _ in reporter.sent] == ["resolve"]
+
+
+def test_outbox_watch_reports_a_stuck_outbox_again_with_its_count() -> None:
+    reporter = RecordingReporter()
+    clock = Clock()
+    watch = _watch(reporter, clock)
+
+    watch.observe(Backlog(4, "ev-1", oldest_age_seconds=31))
+    clock.now += REPORT_AGAIN_SECONDS - 1
+    watch.observe(Backlog(7, "ev-1", oldest_age_seconds=90))
+    clock.now += 1
+    watch.observe(Backlog(9, "ev-1", oldest_age_seconds=91))
+
+    reasons = [fields["reason"] for what, fields in reporter.sent]
+    assert [what for what, _ in reporter.sent] == ["report", "report"]
+    assert reasons[0].startswith("4 events wait")
+    assert reasons[1].startswith("9 events wait")
+    assert {fields["dedup_key"] for _, fields in reporter.sent} == {"outbox_event"}

@@ -81,6 +81,8 @@ class FakeErrorTracker(pb_grpc.ErrorTrackerServiceServicer):
     client_errors: list[pb.ClientError] = field(default_factory=list)
     reports: list[pb.ReportErrorRequest] = field(default_factory=list)
     requests: dict[str, Any] = field(default_factory=dict)
+    # When set, RetryErrors fails with this status, as an absent tracker does.
+    retry_status: grpc.StatusCode | None = None
 
     def add(self, record: pb.ErrorRecord) -> pb.ErrorRecord:
         self.errors[record.error_id] = record
@@ -108,6 +110,8 @@ class FakeErrorTracker(pb_grpc.ErrorTrackerServiceServicer):
 
     async def RetryErrors(self, request: Any, context: Any) -> Any:
         self.requests["RetryErrors"] = request
+        if self.retry_status is not None:
+            await context.abort(self.retry_status, "the tracker is away")
         results = []
         for error_id in request.error_ids:
             record = self.errors.get(error_id)

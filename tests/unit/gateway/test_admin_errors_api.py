@@ -97,7 +97,14 @@ async def test_list_errors_filters_by_org_name_kind_and_state(
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("kind", "unmapped"), ("state", "OPEN"), ("since", "yesterday")],
+    [
+        ("kind", "unmapped"),
+        ("state", "OPEN"),
+        ("since", "yesterday"),
+        # Valid times whose UTC falls outside the years 1 to 9999.
+        ("since", "0001-01-01T00:00:00+14:00"),
+        ("until", "9999-12-31T23:59:59-14:00"),
+    ],
 )
 async def test_list_errors_with_an_unknown_filter_value_answers_400(
     anonymous: httpx.AsyncClient, name: str, value: str
@@ -215,6 +222,26 @@ async def test_client_errors_list_filters_by_status(
         "acme",
     )
     assert tracker.requests["ListClientErrors"].status == 409
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("scim_type", "uniq\x00ueness"),
+        ("scim_type", "<b>uniqueness</b>"),
+        ("since", "0001-01-01T00:00:00+14:00"),
+    ],
+)
+async def test_client_errors_with_an_impossible_filter_answer_400(
+    anonymous: httpx.AsyncClient, tracker: FakeErrorTracker, name: str, value: str
+) -> None:
+    response = await anonymous.get(
+        f"{BASE}/admin/client-errors", params={name: value}, headers=ADMIN
+    )
+
+    assert response.status_code == 400, response.text
+    assert name in response.json()["detail"]
+    assert "ListClientErrors" not in tracker.requests
 
 
 async def test_scim_conflict_reaches_the_client_error_stream(

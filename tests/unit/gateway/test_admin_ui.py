@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
+import grpc
 import httpx
 import pytest
 from error_tracker_fakes import (
@@ -95,6 +96,29 @@ async def test_a_scim_token_does_not_log_in(anonymous: httpx.AsyncClient) -> Non
     assert "set-cookie" not in response.headers
 
 
+async def test_a_huge_login_form_is_refused_before_it_is_read(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(1000):
+            sent += 1
+            yield b"credential=" + b"a" * 65536
+
+    response = await anonymous.post(
+        f"{UI}/login",
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    assert response.status_code == 413
+    assert "set-cookie" not in response.headers
+    # Refused at the first chunk over the limit, not after all 64 MiB.
+    assert sent < 5
+
+
 async def test_a_bearer_header_does_not_open_the_pages(
     anonymous: httpx.AsyncClient,
 ) -> None:
@@ -173,6 +197,38 @@ async def test_retry_with_the_csrf_token_redirects_to_the_resolved_error(
     after = await browser.get(response.headers["location"])
     assert "the error is now resolved" in after.text
     assert tracker.requests["RetryErrors"].actor.endswith(" bootstrap")
+
+
+async def test_retry_redirects_to_the_error_it_was_asked_for(
+    browser: httpx.AsyncClient,
+) -> None:
+    shown = await browser.get(f"{UI}/errors")
+
+    response = await browser.post(
+        f"{UI}/errors/a%3Fretried=resolved%23x/retry",
+        data={"csrf": csrf_of(shown.text)},
+    )
+
+    assert response.status_code == 303
+    assert response.headers["location"] == (
+        "/admin/ui/errors/a%3Fretried%3Dresolved%23x?retried=not_found"
+    )
+
+
+async def test_retry_while_the_tracker_is_away_shows_a_page_saying_so(
+    browser: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    record = tracker.add(unmapped_group_error())
+    shown = await browser.get(f"{UI}/errors/{record.error_id}")
+
+    tracker.retry_status = grpc.StatusCode.UNAVAILABLE
+    response = await browser.post(
+        f"{UI}/errors/{record.error_id}/retry", data={"csrf": csrf_of(shown.text)}
+    )
+
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("text/html")
+    assert "the error tracker is unavailable" in response.text
 
 
 @pytest.mark.parametrize("token", ["", "0" * 64, "forged"])

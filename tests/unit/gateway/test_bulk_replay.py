@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from google.protobuf import json_format
 from test_bulk_run import BASE, BULK_REQUEST, FakeIdentity
 
-from gateway.bulk_plan import parse_bulk_request
+from gateway.bulk_plan import parse_bulk_request, parse_operation
+from gateway.bulk_replay import replay_call
 from gateway.bulk_run import BulkRun
 from gateway.errors import ServiceUnavailable
 from protos.rivane.error_tracker.v1 import error_tracker_pb2 as pb
@@ -102,3 +105,57 @@ async def test_client_errors_of_a_bulk_are_not_reported() -> None:
     }
 
     assert await run(identity, post) == []
+
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+PASSWORD_URN = "urn:ietf:params:scim:schemas:core:2.0:User:password"
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {
+            "method": "PATCH",
+            "path": "/Users/u1",
+            "data": {
+                "schemas": [PATCH_OP],
+                "Operations": [
+                    {"op": "replace", "path": "password", "value": "s3cret-a"},
+                    {"op": "replace", "path": "displayName", "value": "Ada"},
+                ],
+            },
+        },
+        {
+            "method": "PATCH",
+            "path": "/Users/u1",
+            "data": {
+                "schemas": [PATCH_OP],
+                "Operations": [
+                    {"op": "replace", "path": PASSWORD_URN, "value": "s3cret-b"},
+                    {"op": "replace", "value": {"password": "s3cret-c"}},
+                    {"op": "replace", "value": {"displayName": "Ada"}},
+                ],
+            },
+        },
+        {
+            "method": "PUT",
+            "path": "/Users/u1",
+            "data": {"userName": "u1", PASSWORD_URN: "s3cret-d", "displayName": "Ada"},
+        },
+        {
+            "method": "POST",
+            "path": "/Users",
+            "bulkId": "u1",
+            "data": {"userName": "u1", "Password": "s3cret-e", "displayName": "Ada"},
+        },
+    ],
+)
+def test_no_password_reaches_the_replay_call(operation: dict[str, Any]) -> None:
+    _, request = replay_call(
+        parse_operation(0, operation), org_id="org-1", context=CONTEXT
+    )
+
+    kept = json_format.MessageToJson(request)
+    assert "s3cret" not in kept
+    # What is not a secret is still replayed.
+    assert "Ada" in kept

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from starlette.requests import Request
 
 from gateway.client_errors import CLIENT_ERRORS_DROPPED, ClientErrorLog, is_kept
 from gateway.error_tracker import ErrorTrackerClient
@@ -97,3 +98,21 @@ async def test_run_sends_a_full_batch_before_the_interval() -> None:
             await sender
 
     assert [len(batch) for batch in tracker.batches] == [2]
+
+
+def test_note_answer_keeps_a_detail_protobuf_could_not_carry() -> None:
+    log = ClientErrorLog(Tracker())
+    request = Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/scim/v2/Users/\ud800",
+            "query_string": b"",
+            "headers": [],
+            "state": {"org_id": "o", "request_id": "r"},
+        }
+    )
+
+    log.note_answer(request, status=404, scim_type=None, detail="User \ud800 gone")
+
+    assert log.pending() == 1

@@ -84,6 +84,22 @@ def test_show_prints_fields_request_and_history() -> None:
     assert "auto" in outcome.out.split("history:")[1]
 
 
+@pytest.mark.parametrize("action", ["list", "show"])
+def test_text_an_idp_sent_cannot_drive_the_terminal(action: str) -> None:
+    # A group's displayName, quoted in the reason, with a terminal title
+    # escape, a screen clear, a forged row and a right-to-left override.
+    reason = "group '\x1b]0;owned\x07\x1b[2J\ne-2  forged\u202e' maps to no role"
+    error = {**ERROR, "reason_code": reason, "reason": reason, "history": []}
+    answer = {"errors": [error]} if action == "list" else error
+
+    outcome = errors_cli.run_errors(
+        parse(action, *(["e-1"] if action == "show" else [])), Gateway(GET=answer)
+    )
+
+    assert all(char.isprintable() or char == "\n" for char in outcome.out)
+    assert "\\x1b]0;owned\\x07\\x1b[2J\\ne-2  forged\\u202e" in outcome.out
+
+
 def test_show_quotes_the_id_in_the_path() -> None:
     gateway = Gateway(GET=ERROR)
 

@@ -107,3 +107,16 @@ def test_member_type_is_always_user_and_display_is_never_stored() -> None:
 def test_member_filter_naming_no_sub_attribute_is_refused() -> None:
     with pytest.raises(InvalidPath):
         member_filter('members[emails eq "x"]')
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r'displayName eq "\ud800"',
+        r'displayName eq "a\u0000"',
+        r'externalId sw "\udfff"',
+    ],
+)
+def test_compared_text_postgresql_cannot_take_is_an_invalid_filter(text: str) -> None:
+    with pytest.raises(InvalidFilter, match=r"U\+0000|surrogate"):
+        compile_group_filter(text)

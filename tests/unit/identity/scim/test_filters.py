@@ -168,3 +168,18 @@ def test_compile_user_filter_refuses_a_date_time_out_of_range(moment: str) -> No
 def test_user_sort_key_refuses_an_over_long_name() -> None:
     with pytest.raises(InvalidValue):
         user_sort_key("name." + "x" * MAX_PATH_LENGTH)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r'userName eq "a\u0000b"',
+        r'userName sw "\ud800"',
+        r'displayName eq "\udfff"',
+        r'emails[value eq "\ud800"]',
+        r'emails.value co "x\u0000"',
+    ],
+)
+def test_compared_text_postgresql_cannot_take_is_an_invalid_filter(text: str) -> None:
+    with pytest.raises(InvalidFilter, match=r"U\+0000|surrogate"):
+        compile_user_filter(text)
