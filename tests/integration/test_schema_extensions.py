@@ -437,3 +437,78 @@ def test_schema_changes_never_break_stored_users(
         assert client.delete(f"/Users/{uid}").status_code == 204
     # A deprovisioned user holds nothing a schema change could break.
     assert _register(stack, hr_org, removed).status_code == 200
+
+
+PEOPLE = "urn:acme:scim:schemas:extension:people:2.0:User"
+PEOPLE_SCHEMA: dict[str, Any] = {
+    "id": PEOPLE,
+    "name": "People",
+    "attributes": [
+        {"name": "costCenter", "type": "string"},
+        {"name": "skills", "type": "string", "multiValued": True},
+        {"name": "pin", "type": "string", "returned": "never"},
+        {
+            "name": "ssn",
+            "type": "string",
+            "mutability": "writeOnly",
+            "returned": "never",
+        },
+    ],
+}
+
+
+def _patch(op: str, path: str, value: Any) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": op, "path": path, "value": value}],
+    }
+
+
+async def test_patching_a_whole_extension_hides_unreturned_values_and_adds_to_lists(
+    stack: Stack, database: AsyncEngine
+) -> None:
+    org = await new_org(stack, database)
+    assert _register(stack, org, PEOPLE_SCHEMA).status_code == 201
+    with _scim(stack, org) as client:
+        uid = client.post("/Users", json={"userName": "w@x.test"}).json()["id"]
+        # The value names its schema, as a client that models extensions does.
+        added = client.patch(
+            f"/Users/{uid}",
+            json=_patch(
+                "add",
+                PEOPLE,
+                {
+                    "schemas": [PEOPLE],
+                    "costCenter": "CC-1",
+                    "skills": ["go"],
+                    "pin": "1234",
+                    "ssn": "078-05-1120",
+                },
+            ),
+        )
+        appended = client.patch(
+            f"/Users/{uid}", json=_patch("add", f"{PEOPLE}:skills", ["rust"])
+        )
+        replaced = client.patch(
+            f"/Users/{uid}",
+            json=_patch("replace", PEOPLE, {"skills": ["c"], "pin": "5678"}),
+        )
+        fetched = client.get(f"/Users/{uid}").json()
+
+    assert added.status_code == 200, added.text
+    assert added.json()["schemas"] == [USER, PEOPLE]
+    # RFC 7643 §7: neither a writeOnly nor a never-returned value is answered.
+    assert added.json()[PEOPLE] == {"costCenter": "CC-1", "skills": ["go"]}
+    # RFC 7644 §3.5.2.1: adding to a multi-valued attribute adds a value.
+    assert appended.json()[PEOPLE]["skills"] == ["go", "rust"]
+    # RFC 7644 §3.5.2.3: sub-attributes the value leaves out are unchanged.
+    assert replaced.json()[PEOPLE] == {"costCenter": "CC-1", "skills": ["c"]}
+    assert fetched[PEOPLE] == replaced.json()[PEOPLE]
+    async with database.connect() as connection:
+        stored = (
+            await connection.execute(
+                select(User.attributes).where(User.user_id == uuid.UUID(uid))
+            )
+        ).scalar_one()
+    # A never-returned value is kept; a writeOnly one, like `password`, is not.
+    assert stored[PEOPLE] == {"costCenter": "CC-1", "skills": ["c"], "pin": "5678"}
