@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.errors import NotFound, ScimError
 from services.identity.admin_audit import AdminAction, AdminContext, record_action
-from services.identity.models import OrgSchema, User, UserStatus, fold_case
+from services.identity.models import OrgSchema, User, fold_case, is_live
 from services.identity.scim import jsonb
 from services.identity.scim.schema import ResourceSchema, name_of
 from services.identity.scim.schema_documents import (
@@ -272,7 +272,7 @@ async def _refuse_held(
             .select_from(User)
             .where(
                 User.org_id == org_id,
-                User.status != UserStatus.DEPROVISIONED,
+                is_live(),
                 broken,
             )
         )
@@ -296,7 +296,7 @@ async def _refuse_duplicates(
             sa.select(compared)
             .where(
                 User.org_id == org_id,
-                User.status != UserStatus.DEPROVISIONED,
+                is_live(),
                 compared.is_not(None),
             )
             .group_by(compared)

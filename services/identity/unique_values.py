@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Uniqueness as UniquenessError
-from services.identity.models import User, UserStatus
+from services.identity.models import User, is_live
 from services.identity.org_schemas import unique_lock_key
 from services.identity.scim import jsonb
 from services.identity.scim.schema import ResourceSchema, name_of
@@ -60,7 +60,7 @@ async def check_unique_values(
             wanted = jsonb.typed(sa.literal(value, JSONB), attribute)
             query = sa.select(User.user_id).where(
                 User.org_id == org_id,
-                User.status != UserStatus.DEPROVISIONED,
+                is_live(),
                 held_value == wanted,
             )
             if user_id is not None:

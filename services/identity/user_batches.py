@@ -32,8 +32,8 @@ from services.identity.models import (
     OutboxEvent,
     ProvisioningAudit,
     User,
-    UserStatus,
     fold_case,
+    is_live,
 )
 from services.identity.org_schemas import OrgSchemas, unique_lock_key
 from services.identity.scim import jsonb
@@ -248,7 +248,7 @@ async def _claims(
     key = fold_case(names.c.value)
     held = sa.exists().where(
         User.org_id == org_id,
-        User.status != UserStatus.DEPROVISIONED,
+        is_live(),
         fold_case(User.user_name) == key,
     )
     await _collect(
@@ -284,7 +284,7 @@ async def _claims(
             held_value = jsonb.typed(jsonb.extract(_ATTRIBUTES, (urn, name)), attribute)
             held = sa.exists().where(
                 User.org_id == org_id,
-                User.status != UserStatus.DEPROVISIONED,
+                is_live(),
                 held_value == key,
             )
             await _collect(

@@ -28,6 +28,7 @@ from services.identity.models import (
     User,
     UserStatus,
     fold_case,
+    is_live,
 )
 from services.identity.org_schemas import OrgSchemas
 from services.identity.revocation import AccessRemoved
@@ -216,7 +217,7 @@ class UserService:
                 select(User.user_id).where(
                     User.user_id.in_(wanted),
                     User.org_id == org_id,
-                    User.status != UserStatus.DEPROVISIONED,
+                    is_live(),
                 )
             )
             return list(found.scalars())
@@ -234,7 +235,7 @@ class UserService:
         """Return one page of the org's users matching an RFC 7644 filter."""
         conditions: list[ColumnElement[bool]] = [
             User.org_id == org_id,
-            User.status != UserStatus.DEPROVISIONED,
+            is_live(),
         ]
         schema = await self._schemas.for_org(org_id=org_id)
         if filter_text.strip():
@@ -439,7 +440,7 @@ class UserService:
         query = select(User).where(
             User.user_id == uid,
             User.org_id == org_id,
-            User.status != UserStatus.DEPROVISIONED,
+            is_live(),
         )
         if lock:
             query = query.with_for_update()
@@ -463,7 +464,7 @@ class UserService:
         query = select(User.user_id).where(
             User.org_id == org_id,
             fold_case(User.user_name) == fold_case(literal(user_name, Text)),
-            User.status != UserStatus.DEPROVISIONED,
+            is_live(),
         )
         if user_id is not None:
             query = query.where(User.user_id != user_id)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from scim2_models import Attribute, Schema
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from services.identity.models import Base, Org, User, UserStatus
+from services.identity.models import Base, Org, User, UserStatus, fold_case, is_live
 from services.identity.scim.filters import compile_user_filter, user_sort_key
 from services.identity.scim.resource import is_active, normalize_user
 from services.identity.scim.schema import (
@@ -357,3 +357,41 @@ async def test_user_sort_key_orders_many_values_by_the_primary_one(
 ) -> None:
     assert await ordered(engine, "emails") == ["ada", "alan", "grace"]
     assert (await ordered(engine, "emails.type"))[0] == "alan"
+
+
+async def test_is_live_lets_a_cached_generic_plan_use_the_user_name_index(
+    engine: AsyncEngine,
+) -> None:
+    # A userName lookup as the service sends it, prepared with its parameters.
+    query = sa.select(User.user_id).where(
+        User.org_id == ORG_ID,
+        fold_case(User.user_name) == fold_case(sa.literal("ada", sa.Text)),
+        is_live(),
+    )
+    compiled = query.compile(
+        dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    positional = str(compiled)
+    for name in compiled.positiontup or ():
+        positional = positional.replace(f"%({name})s", "$?", 1)
+    numbered, count = positional, 0
+    while "$?" in numbered:
+        count += 1
+        numbered = numbered.replace("$?", f"${count}", 1)
+    values = ", ".join(
+        f"'{compiled.params[name]}'" for name in compiled.positiontup or ()
+    )
+
+    async with engine.connect() as connection:
+        # What PostgreSQL does to a prepared statement after five runs; a
+        # table scan is only taken when no index can answer.
+        await connection.execute(sa.text("SET plan_cache_mode = force_generic_plan"))
+        await connection.execute(sa.text("SET enable_seqscan = off"))
+        await connection.execute(sa.text(f"PREPARE lookup AS {numbered}"))
+        plan = (
+            (await connection.execute(sa.text(f"EXPLAIN EXECUTE lookup({values})")))
+            .scalars()
+            .all()
+        )
+
+    assert "uq_user_org_user_name" in "\n".join(plan), plan
