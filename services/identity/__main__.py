@@ -2,41 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import signal
-
-from services.common.logging import configure_logging
-from services.common.settings import get_settings
-from services.common.telemetry import configure_tracing, shutdown_tracing
+from services.common.serve import run_service
 from services.identity.app import IdentityApp
-
-logger = logging.getLogger(__name__)
-
-
-async def _serve() -> None:
-    settings = get_settings()
-    app = IdentityApp(settings)
-    port = await app.start(settings.identity_addr)
-    logger.info("identity service listening on port %d", port)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await app.stop()
 
 
 def main() -> None:
-    """Configure logging and tracing, then serve until SIGINT or SIGTERM."""
-    configure_logging("identity")
-    configure_tracing("identity")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve())
-    # Spans still in the exporter's buffer leave before the process does.
-    shutdown_tracing()
+    """Serve until SIGINT or SIGTERM."""
+    run_service(
+        "identity", app=IdentityApp, address=lambda settings: settings.identity_addr
+    )
 
 
 if __name__ == "__main__":

@@ -1,43 +1,19 @@
-"""Migrate the tables of the session revocation service (`python -m` this module).
-
-The tables live in the stack's database beside the identity service's, with
-a version table of their own, so each service migrates independently.
-"""
+"""Migrate the session revocation tables (`python -m` this module)."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-
-from services.common.settings import get_settings
+from services.common.migrate import migrate_main
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The database is shared with other services, each with its own history.
 VERSION_TABLE = "alembic_version_session_revocation"
-
-
-def alembic_config(database_url: str) -> Config:
-    """Return an Alembic configuration for `database_url`, without an ini file."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    return config
 
 
 def main() -> None:
     """Upgrade to head, or autogenerate a revision with `--revision MESSAGE`."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", default=get_settings().database_url)
-    parser.add_argument("--revision", metavar="MESSAGE")
-    args = parser.parse_args()
-
-    config = alembic_config(args.database_url)
-    if args.revision:
-        command.revision(config, message=args.revision, autogenerate=True)
-    else:
-        command.upgrade(config, "head")
+    migrate_main(MIGRATIONS, description=__doc__ or "")
 
 
 if __name__ == "__main__":
