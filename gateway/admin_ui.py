@@ -14,6 +14,7 @@ answers with a redirect (POST/redirect/GET).
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -26,6 +27,7 @@ from fastapi.templating import Jinja2Templates
 from gateway.admin_ui_session import (
     LOGIN_PATH,
     UI_PATH,
+    CookieSeal,
     CsrfKey,
     CsrfRefused,
     LoginRequired,
@@ -33,7 +35,10 @@ from gateway.admin_ui_session import (
     authenticate,
     cookie_credential,
     forget_credential,
+    has_cookie,
     keep_credential,
+    login_nonce,
+    start_login,
 )
 from gateway.body import read_body
 from gateway.context import request_id
@@ -154,26 +159,53 @@ async def home() -> RedirectResponse:
     return RedirectResponse(f"{UI_PATH}/errors", status_code=303)
 
 
+def login_page(request: Request, *, message: str, status_code: int) -> HTMLResponse:
+    """Render the login form with a CSRF token bound to the browser's login cookie."""
+    csrf: CsrfKey = request.app.state.csrf_key
+    nonce = login_nonce(request) or secrets.token_urlsafe(32)
+    response = page(
+        request,
+        "login.html",
+        {"message": message, "login_csrf": csrf.login_token_for(nonce)},
+        status_code=status_code,
+    )
+    start_login(response, request, nonce)
+    return response
+
+
 @router.get("/login")
-async def login_page(request: Request) -> HTMLResponse:
+async def show_login(request: Request) -> HTMLResponse:
     """Show the login form."""
-    return page(request, "login.html", {"message": ""})
+    return login_page(request, message="", status_code=200)
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    """Check the pasted credential; keep it in a cookie for the admin pages."""
-    credential = (await form_of(request)).get("credential", "").strip()
+    """Check the pasted credential; keep it, sealed, in a cookie for the admin pages."""
+    fields = await form_of(request)
+    csrf: CsrfKey = request.app.state.csrf_key
+    try:
+        csrf.check_login(login_nonce(request), fields.get("csrf", ""))
+    except CsrfRefused:
+        logger.warning(
+            "admin page login refused: the form did not come from the login page",
+            extra={"request_id": request_id(request)},
+        )
+        return login_page(
+            request,
+            message="The form expired or did not come from this page; try again.",
+            status_code=403,
+        )
+    credential = fields.get("credential", "").strip()
     try:
         await authenticate(request, credential)
     except Unauthorized:
         logger.warning(
             "admin page login refused", extra={"request_id": request_id(request)}
         )
-        return page(
+        return login_page(
             request,
-            "login.html",
-            {"message": "That is not a working admin credential."},
+            message="That is not a working admin credential.",
             status_code=401,
         )
     response = RedirectResponse(f"{UI_PATH}/errors", status_code=303)
@@ -381,7 +413,7 @@ def _url(path: str, query: dict[str, str]) -> str:
 async def _on_login_required(request: Request, exc: Exception) -> Response:
     response = RedirectResponse(LOGIN_PATH, status_code=303)
     # A cookie that no longer works is dropped rather than sent again.
-    if cookie_credential(request):
+    if has_cookie(request):
         forget_credential(response, request)
     return response
 
@@ -407,6 +439,7 @@ async def _on_csrf_refused(request: Request, exc: Exception) -> Response:
 def install_admin_ui(app: FastAPI, *, bootstrap_token: str) -> None:
     """Serve the admin pages on `app`, their CSRF key drawn from `bootstrap_token`."""
     app.state.csrf_key = CsrfKey.of_deployment(bootstrap_token)
+    app.state.cookie_seal = CookieSeal.of_deployment(bootstrap_token)
     app.add_exception_handler(LoginRequired, _on_login_required)
     app.add_exception_handler(CsrfRefused, _on_csrf_refused)
     app.include_router(router)

@@ -227,8 +227,12 @@ async def test_admin_page_refuses_a_forged_or_missing_csrf_token(
     retry = f"/admin/ui/errors/{error['error_id']}/retry"
 
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as browser:
+        form = await browser.get("/admin/ui/login")
+        login_csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text)
+        assert login_csrf is not None
         login = await browser.post(
-            "/admin/ui/login", data={"credential": stack.admin_token}
+            "/admin/ui/login",
+            data={"credential": stack.admin_token, "csrf": login_csrf.group(1)},
         )
         assert login.status_code == 303
         page = await browser.get(f"/admin/ui/errors/{error['error_id']}")

@@ -20,7 +20,14 @@ from fastapi import FastAPI
 from gateway_fakes import ADMIN_TOKEN, BASE, TOKEN, FakeIdentity, client_for
 from identity_admin_fakes import FakeIdentityAdmin
 
-from gateway.admin_ui_session import COOKIE, CsrfKey, CsrfRefused
+from gateway.admin_ui_session import (
+    COOKIE,
+    COOKIE_SECONDS,
+    LOGIN_COOKIE,
+    CookieSeal,
+    CsrfKey,
+    CsrfRefused,
+)
 from protos.rivane.error_tracker.v1 import error_tracker_pb2 as pb
 from services.common.settings import StackSettings
 
@@ -61,14 +68,19 @@ async def settings(
         yield settings_with_tracker(base, address)
 
 
+async def log_in(http: httpx.AsyncClient, credential: str) -> httpx.Response:
+    """Open the login form, then send it with `credential`, as a browser does."""
+    form = await http.get(f"{UI}/login")
+    return await http.post(
+        f"{UI}/login", data={"credential": credential, "csrf": csrf_of(form.text)}
+    )
+
+
 @pytest.fixture
 async def browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client that logged in with the admin credential, keeping its cookie."""
     async with client_for(app) as http:
-        response = await http.post(
-            f"{UI}/login",
-            data={"credential": ADMIN_TOKEN},
-        )
+        response = await log_in(http, ADMIN_TOKEN)
         assert response.status_code == 303
         yield http
 
@@ -89,11 +101,31 @@ async def test_pages_send_a_browser_without_login_to_the_login_page(
 
 
 async def test_a_scim_token_does_not_log_in(anonymous: httpx.AsyncClient) -> None:
-    response = await anonymous.post(f"{UI}/login", data={"credential": TOKEN})
+    response = await log_in(anonymous, TOKEN)
 
     assert response.status_code == 401
     assert "not a working admin credential" in response.text
-    assert "set-cookie" not in response.headers
+    assert COOKIE not in anonymous.cookies
+    assert (await anonymous.get(f"{UI}/errors")).status_code == 303
+
+
+async def test_a_login_form_from_elsewhere_is_refused(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    # A page on another site can post the form, but the browser sends it
+    # without our SameSite=Strict login cookie, so no token it holds matches.
+    own_form = await anonymous.get(f"{UI}/login")
+    anonymous.cookies.clear()
+    forged = {"credential": ADMIN_TOKEN, "csrf": csrf_of(own_form.text)}
+
+    for data in (forged, {"credential": ADMIN_TOKEN}):
+        response = await anonymous.post(f"{UI}/login", data=data)
+
+        assert response.status_code == 403
+        assert "did not come from this page" in response.text
+        set_cookies = response.headers.get_list("set-cookie")
+        assert not [value for value in set_cookies if value.startswith(f"{COOKIE}=")]
+    assert (await anonymous.get(f"{UI}/errors")).status_code == 303
 
 
 async def test_a_huge_login_form_is_refused_before_it_is_read(
@@ -132,16 +164,67 @@ async def test_a_bearer_header_does_not_open_the_pages(
 async def test_login_sets_a_strict_http_only_cookie_for_the_pages_only(
     anonymous: httpx.AsyncClient,
 ) -> None:
-    response = await anonymous.post(f"{UI}/login", data={"credential": ADMIN_TOKEN})
+    response = await log_in(anonymous, ADMIN_TOKEN)
 
     assert response.status_code == 303
     assert response.headers["location"] == "/admin/ui/errors"
-    cookie = response.headers["set-cookie"]
-    assert cookie.startswith(f"{COOKIE}=")
+    cookie = next(
+        value
+        for value in response.headers.get_list("set-cookie")
+        if value.startswith(f"{COOKIE}=")
+    )
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
     assert "Path=/admin/ui" in cookie
     assert "Secure" not in cookie
+
+
+async def test_the_cookie_never_holds_the_credential_in_the_clear(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    await log_in(anonymous, ADMIN_TOKEN)
+
+    held = anonymous.cookies[COOKIE]
+    assert ADMIN_TOKEN not in held
+    assert ADMIN_TOKEN.split("_")[-1][:16] not in held
+    assert (await anonymous.get(f"{UI}/errors")).status_code == 200
+
+
+async def test_an_altered_or_invented_cookie_sends_the_browser_to_log_in(
+    browser: httpx.AsyncClient,
+) -> None:
+    held = browser.cookies[COOKIE]
+    for value in (held[:-4] + "AAAA", ADMIN_TOKEN, CookieSeal().seal(ADMIN_TOKEN)):
+        browser.cookies.clear()
+        browser.cookies.set(COOKIE, value, path="/admin/ui")
+
+        response = await browser.get(f"{UI}/errors")
+
+        assert response.status_code == 303
+        assert response.headers["location"] == "/admin/ui/login"
+        assert f'{COOKIE}=""' in response.headers["set-cookie"]
+
+
+def test_a_sealed_cookie_stops_working_after_a_working_day() -> None:
+    seal = CookieSeal.of_deployment(ADMIN_TOKEN)
+    sealed = seal.seal("credential-a")
+
+    assert seal.open(sealed) == "credential-a"
+    assert CookieSeal.of_deployment(ADMIN_TOKEN).open(sealed) == "credential-a"
+    assert seal.open(sealed, max_age_seconds=COOKIE_SECONDS) == "credential-a"
+    # Fernet checks the age against the issue time sealed inside.
+    assert seal.open(sealed, max_age_seconds=-1) == ""
+    assert CookieSeal.of_deployment("another deployment").open(sealed) == ""
+    assert seal.open("x" * 5000) == ""
+
+
+async def test_login_drops_the_login_form_cookie(anonymous: httpx.AsyncClient) -> None:
+    await anonymous.get(f"{UI}/login")
+    assert LOGIN_COOKIE in anonymous.cookies
+
+    await log_in(anonymous, ADMIN_TOKEN)
+
+    assert LOGIN_COOKIE not in anonymous.cookies
 
 
 async def test_error_log_lists_errors_and_escapes_their_text(
