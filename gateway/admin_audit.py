@@ -2,15 +2,21 @@
 
     GET /admin/audit?org=acme&action=REVOKE_TOKEN&limit=100&before=<time>
 
-One row per admin change (orgs, SCIM tokens, admin credentials), written by
-the identity service in the transaction of the change: when, which admin
-credential, what, on which org and target, details without secrets, and the
-request id.
+One row per admin change (orgs, SCIM tokens, admin credentials, schema
+extensions), written by the identity service in the transaction of the
+change: when, which admin credential, what, on which org and target, details
+without secrets, and the request id.
+
+Beside them, action `RETRY_ERROR`: each retry an admin asked of the error log,
+with its outcome, as the error tracker wrote it in the transaction that
+changed the error. The two sources are merged newest first; `before` pages
+back through both.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -18,7 +24,13 @@ from fastapi.responses import JSONResponse
 
 from gateway.admin import require_admin
 from gateway.admin_json import admin_response, iso, moment_field
+from gateway.error_tracker import ErrorTracker, kind_word, state_word
+from gateway.error_views import org_names
+from gateway.identity import Identity
 from gateway.identity_admin import IdentityAdmin
+from services.common.errors import NotFound
+
+RETRY_ERROR = "RETRY_ERROR"
 
 router = APIRouter(
     prefix="/admin/audit", tags=["Admin"], dependencies=[Depends(require_admin)]
@@ -40,9 +52,43 @@ def entry_json(entry: Any) -> dict[str, Any]:
     }
 
 
+def retry_json(retry: Any, names: dict[str, str]) -> dict[str, Any]:
+    """Render an admin's retry of an error as an admin audit row."""
+    attempt = retry.attempt
+    # The error tracker names the admin as "credential-id name".
+    credential_id, _, name = attempt.actor.partition(" ")
+    return {
+        "audit_id": f"{retry.error_id}/{attempt.number}",
+        "occurred_at": iso(attempt, "finished_at"),
+        "actor": {"credential_id": credential_id, "name": name},
+        "action": RETRY_ERROR,
+        "org_id": retry.org_id or None,
+        "org": names.get(retry.org_id),
+        "target": f"error {retry.error_id}",
+        "details": {
+            "error_id": retry.error_id,
+            "kind": kind_word(retry.kind),
+            "subject_type": retry.subject_type or None,
+            "subject_id": retry.subject_id or None,
+            "attempt": attempt.number,
+            "started_at": iso(attempt, "started_at"),
+            "outcome": state_word(attempt.outcome),
+            "status_code": attempt.status_code,
+            "detail": attempt.detail,
+        },
+        "request_id": attempt.request_id,
+    }
+
+
+def _moment(stamp: Any) -> tuple[int, int]:
+    return (stamp.seconds, stamp.nanos)
+
+
 @router.get("")
 async def list_admin_audit(
     admin: IdentityAdmin,
+    identity: Identity,
+    tracker: ErrorTracker,
     org: Annotated[str, Query(max_length=64)] = "",
     action: Annotated[str, Query(max_length=64)] = "",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -52,10 +98,35 @@ async def list_admin_audit(
 
     `before` (RFC 3339) pages back: pass the `occurred_at` of the last row seen.
     """
-    entries = await admin.list_admin_audit(
-        org_name=org,
-        action=action,
-        limit=limit,
-        before=moment_field({"before": before or None}, "before"),
+    moment = moment_field({"before": before or None}, "before")
+    rows: list[tuple[tuple[int, int], dict[str, Any]]] = []
+    if action != RETRY_ERROR:
+        entries = await admin.list_admin_audit(
+            org_name=org, action=action, limit=limit, before=moment
+        )
+        rows += [(_moment(entry.occurred_at), entry_json(entry)) for entry in entries]
+    if action in ("", RETRY_ERROR):
+        retries = await _admin_retries(identity, tracker, org, limit, moment)
+        if retries:
+            names = await org_names(admin)
+            rows += [
+                (_moment(retry.attempt.finished_at), retry_json(retry, names))
+                for retry in retries
+            ]
+    rows.sort(key=lambda row: row[0], reverse=True)
+    return admin_response({"entries": [entry for _, entry in rows[:limit]]})
+
+
+async def _admin_retries(
+    identity: Any, tracker: Any, org: str, limit: int, before: datetime | None
+) -> list[Any]:
+    org_id = ""
+    if org.strip():
+        try:
+            org_id = str((await identity.get_org(name=org.strip())).org_id)
+        except NotFound:
+            # A name no org has now (a typo, a removed org): no retries of it.
+            return []
+    return list(
+        await tracker.list_admin_retries(org_id=org_id, limit=limit, before=before)
     )
-    return admin_response({"entries": [entry_json(entry) for entry in entries]})

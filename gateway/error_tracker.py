@@ -155,6 +155,16 @@ class ErrorTrackerClient:
         )
         return list(reply.results)
 
+    async def list_admin_retries(
+        self, *, org_id: str, limit: int, before: datetime | None
+    ) -> list[Any]:
+        """Return the retries admins asked for, newest first, with their errors."""
+        request = pb.ListAdminRetriesRequest(
+            org_id=org_id, limit=limit, before=timestamp(before)
+        )
+        reply = await self._call(self._stub.ListAdminRetries, request)
+        return list(reply.retries)
+
     async def report_error(self, request: pb.ReportErrorRequest) -> Any:
         """Record a failure; a known one is seen again rather than added."""
         return await self._call(self._stub.ReportError, request)

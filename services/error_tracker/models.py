@@ -90,6 +90,15 @@ class ErrorAttempt(Base):
     detail: Mapped[str] = mapped_column(Text)
     request_id: Mapped[str] = mapped_column(Text)
 
+    __table_args__ = (
+        # The admin audit log reads admins' retries newest first.
+        Index(
+            "ix_error_attempt_admin_finished",
+            "finished_at",
+            postgresql_where=text("trigger = 'admin'"),
+        ),
+    )
+
 
 class ClientError(Base):
     """A 4xx the gateway answered, kept for admins for a bounded time."""

@@ -17,9 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.error_tracker import paging
 from services.error_tracker.models import ErrorAttempt, TrackedError
-from services.error_tracker.policy import FAILED, OPEN, RESOLVED, RETRYING, SOURCE
+from services.error_tracker.policy import (
+    ADMIN,
+    FAILED,
+    OPEN,
+    RESOLVED,
+    RETRYING,
+    SOURCE,
+)
 
 _ERRORS = TrackedError.__table__.c
+_ATTEMPTS = ErrorAttempt.__table__.c
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +275,26 @@ class ErrorStore:
             return rows, None
         last = rows[limit - 1]
         return rows[:limit], paging.PageKey(last.last_seen, last.error_id)
+
+    async def admin_retries(
+        self, *, org_id: str, limit: int, before: datetime | None
+    ) -> list[tuple[ErrorAttempt, TrackedError]]:
+        """Return the retries admins asked for, newest first, with their errors."""
+        query = (
+            sa.select(ErrorAttempt, TrackedError)
+            .join(TrackedError, _ERRORS.error_id == _ATTEMPTS.error_id)
+            .where(_ATTEMPTS.trigger == ADMIN)
+        )
+        if org_id:
+            query = query.where(_ERRORS.org_id == org_id)
+        if before is not None:
+            query = query.where(_ATTEMPTS.finished_at < before)
+        query = query.order_by(
+            _ATTEMPTS.finished_at.desc(), _ATTEMPTS.error_id, _ATTEMPTS.number
+        ).limit(limit)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).tuples().all()
+        return [(attempt, error) for attempt, error in rows]
 
     async def _join(
         self,

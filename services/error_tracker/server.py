@@ -68,7 +68,10 @@ def _timestamp(value: datetime | None) -> Timestamp | None:
 
 
 def _time(
-    message: pb.ListErrorsRequest | pb.ListClientErrorsRequest, name: str
+    message: (
+        pb.ListErrorsRequest | pb.ListClientErrorsRequest | pb.ListAdminRetriesRequest
+    ),
+    name: str,
 ) -> datetime | None:
     if not message.HasField(name):  # type: ignore[arg-type]
         return None
@@ -315,6 +318,30 @@ class ErrorTrackerServicer(pb_grpc.ErrorTrackerServiceServicer):
                     result.attempt.CopyFrom(attempt_message(outcome.attempt))
             results.append(result)
         return pb.RetryErrorsResponse(results=results)
+
+    @unary_edge
+    async def ListAdminRetries(
+        self, request: pb.ListAdminRetriesRequest, context: Context
+    ) -> pb.ListAdminRetriesResponse:
+        _check_filters((request.org_id, "org_id"))
+        rows = await self._store.admin_retries(
+            org_id=request.org_id,
+            limit=paging.page_size(request.limit),
+            before=_time(request, "before"),
+        )
+        return pb.ListAdminRetriesResponse(
+            retries=[
+                pb.AdminRetry(
+                    error_id=str(error.error_id),
+                    org_id=error.org_id,
+                    kind=_kind_value(error.kind),
+                    subject_type=error.subject_type,
+                    subject_id=error.subject_id,
+                    attempt=attempt_message(attempt),
+                )
+                for attempt, error in rows
+            ]
+        )
 
     @unary_edge
     async def RecordClientErrors(

@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 import uuid
+from datetime import datetime
 
 import httpx
 
@@ -80,6 +81,10 @@ async def test_unmapped_group_is_listed_filtered_and_resolved_by_retry(
         await map_group(stack, scim_org, group["id"], "viewer")
         retried = await admin.post(f"/admin/errors/{error['error_id']}/retry")
         shown = await admin.get(f"/admin/errors/{error['error_id']}")
+        audit = await admin.get(
+            "/admin/audit", params={"org": scim_org.name, "action": "RETRY_ERROR"}
+        )
+        whole_audit = await admin.get("/admin/audit", params={"org": scim_org.name})
 
     assert other_kind.json()["errors"] == []
     assert error["error_id"] not in {
@@ -96,6 +101,37 @@ async def test_unmapped_group_is_listed_filtered_and_resolved_by_retry(
     assert admin_attempts[0]["actor"] not in ("", "auto")
     assert admin_attempts[0]["outcome"] != "resolved"
     assert shown.json()["state"] == "resolved"
+
+    # Each retry that replayed is in the admin audit log with its outcome,
+    # newest first. The second replays only if the mapping had not resolved
+    # the error already.
+    assert audit.status_code == 200, audit.text
+    retries = [
+        entry
+        for entry in audit.json()["entries"]
+        if entry["details"]["error_id"] == error["error_id"]
+    ]
+    expected = [(early.headers["X-Request-Id"], early.json()["error"]["state"])]
+    if retried.json()["attempt"] is not None:
+        expected.insert(0, (retried.headers["X-Request-Id"], "resolved"))
+    assert [
+        (entry["request_id"], entry["details"]["outcome"]) for entry in retries
+    ] == expected
+    entry = retries[-1]
+    assert entry["action"] == "RETRY_ERROR"
+    assert entry["details"]["status_code"] == early.json()["attempt"]["status_code"]
+    assert (entry["org"], entry["org_id"]) == (scim_org.name, str(scim_org.org_id))
+    assert entry["details"]["kind"] == "unmapped_group"
+    assert entry["details"]["subject_id"] == group["id"]
+    # Unfiltered, the retries sit among the org's other admin actions by time.
+    entries = whole_audit.json()["entries"]
+    actions = {entry["action"] for entry in entries}
+    assert {"RETRY_ERROR", "CREATE_TOKEN"} <= actions, actions
+    # The same admin credential created the org's token and retried.
+    token_entry = next(e for e in entries if e["action"] == "CREATE_TOKEN")
+    assert entry["actor"] == token_entry["actor"]
+    times = [datetime.fromisoformat(entry["occurred_at"]) for entry in entries]
+    assert times == sorted(times, reverse=True)
 
 
 async def test_retry_many_answers_each_id(

@@ -161,6 +161,20 @@ async def test_revocation_service_down_is_reported_and_the_retry_revokes(
         assert await gateway.introspect(token) == {"active": False}
         found = await _resolved(stub, error.error_id)
         assert ("UNAVAILABLE", pb.ERROR_STATE_OPEN) in _admin_attempts(found)
+        # The retries, newest first, as the admin audit log reads them. The
+        # second replayed only if the consumer had not resolved the error first.
+        listed = await stub.ListAdminRetries(
+            pb.ListAdminRetriesRequest(org_id=str(org.org_id), limit=10), timeout=10
+        )
+        expected = [(error.error_id, ADMIN, pb.ERROR_STATE_OPEN)]
+        if result.HasField("attempt"):
+            expected.insert(0, (error.error_id, ADMIN, pb.ERROR_STATE_RESOLVED))
+        assert [
+            (item.error_id, item.attempt.actor, item.attempt.outcome)
+            for item in listed.retries
+        ] == expected
+        assert listed.retries[0].kind == pb.ERROR_KIND_REVOCATION_FAILED
+        assert listed.retries[0].subject_id == user_id
     finally:
         await gateway.close()
 

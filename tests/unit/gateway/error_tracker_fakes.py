@@ -48,6 +48,23 @@ class AdminListingAcme(FakeIdentityAdmin):
         )
 
 
+def stamp_at(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+class AdminAuditOfAcme(AdminListingAcme):
+    """The fake admin service, with the admin audit rows a test sets."""
+
+    audit: tuple[admin_pb2.AdminAuditEntry, ...] = ()
+
+    async def ListAdminAudit(self, request: Any, context: Any) -> Any:
+        self._enter("ListAdminAudit", request)
+        entries = list(self.audit)[: request.limit]
+        return admin_pb2.ListAdminAuditResponse(entries=entries)
+
+
 def unmapped_group_error(**fields: Any) -> pb.ErrorRecord:
     """Return an OPEN UNMAPPED_GROUP error of org acme."""
     values: dict[str, Any] = {
@@ -138,6 +155,24 @@ class FakeErrorTracker(pb_grpc.ErrorTrackerServiceServicer):
                 )
             )
         return pb.RetryErrorsResponse(results=results)
+
+    async def ListAdminRetries(self, request: Any, context: Any) -> Any:
+        self.requests["ListAdminRetries"] = request
+        found = [
+            pb.AdminRetry(
+                error_id=error_id,
+                org_id=self.errors[error_id].org_id,
+                kind=self.errors[error_id].kind,
+                subject_type=self.errors[error_id].subject_type,
+                subject_id=self.errors[error_id].subject_id,
+                attempt=attempt,
+            )
+            for error_id, attempts in self.attempts.items()
+            for attempt in attempts
+            if attempt.trigger == "admin"
+        ]
+        found.sort(key=lambda item: item.attempt.finished_at.ToDatetime(), reverse=True)
+        return pb.ListAdminRetriesResponse(retries=found[: request.limit])
 
     async def ReportError(self, request: Any, context: Any) -> Any:
         self.reports.append(request)

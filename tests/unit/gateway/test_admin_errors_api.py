@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from error_tracker_fakes import (
-    AdminListingAcme,
+    AdminAuditOfAcme,
     FakeErrorTracker,
     IdentityKnowingAcme,
     serving,
     settings_with_tracker,
+    stamp_at,
     unmapped_group_error,
 )
 from gateway_fakes import ADMIN_TOKEN, BASE, ORG_ID, TOKEN, FakeIdentity
 from identity_admin_fakes import BOOTSTRAP_ID, FakeIdentityAdmin
 
 from protos.rivane.error_tracker.v1 import error_tracker_pb2 as pb
+from protos.rivane.identity.v1 import admin_pb2
 from services.common.settings import StackSettings
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ERRORS = f"{BASE}/admin/errors"
+AUDIT = f"{BASE}/admin/audit"
 
 
 @pytest.fixture
@@ -34,7 +38,7 @@ async def fake_identity() -> AsyncIterator[FakeIdentity]:
 async def fake_identity_admin(
     fake_identity: FakeIdentity,
 ) -> AsyncIterator[FakeIdentityAdmin]:
-    yield AdminListingAcme(identity=fake_identity)
+    yield AdminAuditOfAcme(identity=fake_identity)
 
 
 @pytest.fixture
@@ -266,3 +270,70 @@ async def test_scim_conflict_reaches_the_client_error_stream(
     assert kept.request_id == response.headers["x-request-id"]
     assert "s3cret" not in str(kept)
     assert TOKEN not in str(kept)
+
+
+async def test_admin_audit_lists_retries_among_admin_actions_newest_first(
+    anonymous: httpx.AsyncClient,
+    tracker: FakeErrorTracker,
+    fake_identity_admin: AdminAuditOfAcme,
+) -> None:
+    older = datetime.now(UTC) - timedelta(minutes=5)
+    fake_identity_admin.audit = (
+        admin_pb2.AdminAuditEntry(
+            audit_id="a-1",
+            occurred_at=stamp_at(older),
+            actor_credential_id=BOOTSTRAP_ID,
+            actor_name="bootstrap",
+            action="CREATE_TOKEN",
+            org_id=ORG_ID,
+            org_name="acme",
+            target="token t-1",
+            details_json="{}",
+            request_id="req-token",
+        ),
+    )
+    record = tracker.add(unmapped_group_error())
+    await anonymous.post(
+        f"{ERRORS}/{record.error_id}/retry",
+        headers={**ADMIN, "X-Request-Id": "req-retry"},
+    )
+
+    both = await anonymous.get(AUDIT, params={"org": "acme"}, headers=ADMIN)
+    asked_org = tracker.requests["ListAdminRetries"].org_id
+    newest = await anonymous.get(AUDIT, params={"limit": 1}, headers=ADMIN)
+    calls_before = fake_identity_admin.calls.count("ListAdminAudit")
+    retries_only = await anonymous.get(
+        AUDIT, params={"action": "RETRY_ERROR"}, headers=ADMIN
+    )
+
+    assert both.status_code == 200, both.text
+    assert [e["action"] for e in both.json()["entries"]] == [
+        "RETRY_ERROR",
+        "CREATE_TOKEN",
+    ]
+    retry = both.json()["entries"][0]
+    assert retry["actor"] == {"credential_id": BOOTSTRAP_ID, "name": "bootstrap"}
+    assert (retry["org"], retry["org_id"]) == ("acme", ORG_ID)
+    assert retry["request_id"] == "req-retry"
+    assert retry["details"]["error_id"] == record.error_id
+    assert retry["details"]["kind"] == "unmapped_group"
+    assert retry["details"]["outcome"] == "resolved"
+    assert asked_org == ORG_ID
+    assert [e["action"] for e in newest.json()["entries"]] == ["RETRY_ERROR"]
+    assert [e["action"] for e in retries_only.json()["entries"]] == ["RETRY_ERROR"]
+    # The identity service does not know RETRY_ERROR: it is not asked.
+    assert fake_identity_admin.calls.count("ListAdminAudit") == calls_before
+
+
+async def test_admin_audit_of_an_org_no_longer_known_lists_no_retries(
+    anonymous: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    record = tracker.add(unmapped_group_error())
+    await anonymous.post(f"{ERRORS}/{record.error_id}/retry", headers=ADMIN)
+
+    response = await anonymous.get(
+        AUDIT, params={"org": "nobody", "action": "RETRY_ERROR"}, headers=ADMIN
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["entries"] == []

@@ -400,6 +400,92 @@ class ErrorAttempt(_message.Message):
 Global___ErrorAttempt: _TypeAlias = ErrorAttempt  # noqa: Y015
 
 @_typing.final
+class ListAdminRetriesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    BEFORE_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Empty for every org."""
+    limit: _builtins.int
+    @_builtins.property
+    def before(self) -> _timestamp_pb2.Timestamp:
+        """Only retries that finished before this moment; unset for the newest."""
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        limit: _builtins.int = ...,
+        before: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["before", b"before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "limit", b"limit", "org_id", b"org_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAdminRetriesRequest: _TypeAlias = ListAdminRetriesRequest  # noqa: Y015
+
+@_typing.final
+class AdminRetry(_message.Message):
+    """An admin's retry with the error it was made on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ERROR_ID_FIELD_NUMBER: _builtins.int
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SUBJECT_TYPE_FIELD_NUMBER: _builtins.int
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    error_id: _builtins.str
+    org_id: _builtins.str
+    kind: Global___ErrorKind.ValueType
+    subject_type: _builtins.str
+    subject_id: _builtins.str
+    @_builtins.property
+    def attempt(self) -> Global___ErrorAttempt: ...
+    def __init__(
+        self,
+        *,
+        error_id: _builtins.str = ...,
+        org_id: _builtins.str = ...,
+        kind: Global___ErrorKind.ValueType = ...,
+        subject_type: _builtins.str = ...,
+        subject_id: _builtins.str = ...,
+        attempt: Global___ErrorAttempt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "error_id", b"error_id", "kind", b"kind", "org_id", b"org_id", "subject_id", b"subject_id", "subject_type", b"subject_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdminRetry: _TypeAlias = AdminRetry  # noqa: Y015
+
+@_typing.final
+class ListAdminRetriesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RETRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def retries(self) -> _containers.RepeatedCompositeFieldContainer[Global___AdminRetry]: ...
+    def __init__(
+        self,
+        *,
+        retries: _abc.Iterable[Global___AdminRetry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["retries", b"retries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAdminRetriesResponse: _TypeAlias = ListAdminRetriesResponse  # noqa: Y015
+
+@_typing.final
 class ListErrorsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -59,6 +59,11 @@ class ErrorTrackerServiceStub:
                 request_serializer=protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.RetryErrorsRequest.SerializeToString,
                 response_deserializer=protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.RetryErrorsResponse.FromString,
                 _registered_method=True)
+        self.ListAdminRetries = channel.unary_unary(
+                '/rivane.error_tracker.v1.ErrorTrackerService/ListAdminRetries',
+                request_serializer=protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.ListAdminRetriesRequest.SerializeToString,
+                response_deserializer=protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.ListAdminRetriesResponse.FromString,
+                _registered_method=True)
         self.RecordClientErrors = channel.unary_unary(
                 '/rivane.error_tracker.v1.ErrorTrackerService/RecordClientErrors',
                 request_serializer=protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.RecordClientErrorsRequest.SerializeToString,
@@ -113,6 +118,14 @@ class ErrorTrackerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAdminRetries(self, request, context):
+        """The retries admins asked for, newest first (by finished_at), across
+        errors: the admin audit log shows them beside the other admin actions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RecordClientErrors(self, request, context):
         """Keep client errors (400, 409, ...) the gateway answered, for admins.
         """
@@ -153,6 +166,11 @@ def add_ErrorTrackerServiceServicer_to_server(servicer, server):
                     servicer.RetryErrors,
                     request_deserializer=protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.RetryErrorsRequest.FromString,
                     response_serializer=protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.RetryErrorsResponse.SerializeToString,
+            ),
+            'ListAdminRetries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAdminRetries,
+                    request_deserializer=protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.ListAdminRetriesRequest.FromString,
+                    response_serializer=protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.ListAdminRetriesResponse.SerializeToString,
             ),
             'RecordClientErrors': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordClientErrors,
@@ -300,6 +318,33 @@ class ErrorTrackerService:
             '/rivane.error_tracker.v1.ErrorTrackerService/RetryErrors',
             protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.RetryErrorsRequest.SerializeToString,
             protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.RetryErrorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAdminRetries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivane.error_tracker.v1.ErrorTrackerService/ListAdminRetries',
+            protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.ListAdminRetriesRequest.SerializeToString,
+            protos_dot_rivane_dot_error__tracker_dot_v1_dot_error__tracker__pb2.ListAdminRetriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,10 @@ class ErrorTrackerServiceStub:
     """Replay the operation of each error now and answer each outcome. An error
     already RESOLVED is left as it is and answered as it is.
     """
+    ListAdminRetries: _grpc.UnaryUnaryMultiCallable[_error_tracker_pb2.ListAdminRetriesRequest, _error_tracker_pb2.ListAdminRetriesResponse]
+    """The retries admins asked for, newest first (by finished_at), across
+    errors: the admin audit log shows them beside the other admin actions.
+    """
     RecordClientErrors: _grpc.UnaryUnaryMultiCallable[_error_tracker_pb2.RecordClientErrorsRequest, _error_tracker_pb2.RecordClientErrorsResponse]
     """Keep client errors (400, 409, ...) the gateway answered, for admins."""
     ListClientErrors: _grpc.UnaryUnaryMultiCallable[_error_tracker_pb2.ListClientErrorsRequest, _error_tracker_pb2.ListClientErrorsResponse]
@@ -74,6 +78,10 @@ class ErrorTrackerServiceAsyncStub(ErrorTrackerServiceStub):
     RetryErrors: _aio.UnaryUnaryMultiCallable[_error_tracker_pb2.RetryErrorsRequest, _error_tracker_pb2.RetryErrorsResponse]  # type: ignore[assignment]
     """Replay the operation of each error now and answer each outcome. An error
     already RESOLVED is left as it is and answered as it is.
+    """
+    ListAdminRetries: _aio.UnaryUnaryMultiCallable[_error_tracker_pb2.ListAdminRetriesRequest, _error_tracker_pb2.ListAdminRetriesResponse]  # type: ignore[assignment]
+    """The retries admins asked for, newest first (by finished_at), across
+    errors: the admin audit log shows them beside the other admin actions.
     """
     RecordClientErrors: _aio.UnaryUnaryMultiCallable[_error_tracker_pb2.RecordClientErrorsRequest, _error_tracker_pb2.RecordClientErrorsResponse]  # type: ignore[assignment]
     """Keep client errors (400, 409, ...) the gateway answered, for admins."""
@@ -125,6 +133,16 @@ class ErrorTrackerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_error_tracker_pb2.RetryErrorsResponse, _abc.Awaitable[_error_tracker_pb2.RetryErrorsResponse]]:
         """Replay the operation of each error now and answer each outcome. An error
         already RESOLVED is left as it is and answered as it is.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAdminRetries(
+        self,
+        request: _error_tracker_pb2.ListAdminRetriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_error_tracker_pb2.ListAdminRetriesResponse, _abc.Awaitable[_error_tracker_pb2.ListAdminRetriesResponse]]:
+        """The retries admins asked for, newest first (by finished_at), across
+        errors: the admin audit log shows them beside the other admin actions.
         """
 
     @_abc_1.abstractmethod
