@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import uvicorn
 
 from gateway.app import create_app
@@ -24,10 +26,14 @@ def main() -> None:
     metrics = MetricsServer(settings.gateway_metrics_port)
     metrics.start()
 
+    app = create_app(settings)
+    # What startup built lives as long as the process: the collector need not
+    # walk it again on each full collection (a Bulk request makes many).
+    gc.freeze()
     # The gateway logs each request itself; uvicorn's access log would repeat it.
     try:
         uvicorn.run(
-            create_app(settings),
+            app,
             host=settings.gateway_host,
             port=settings.gateway_port,
             log_config=None,

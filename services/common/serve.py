@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -54,6 +55,9 @@ async def _serve(
     settings = get_settings()
     service = app(settings)
     port = await service.start(address(settings))
+    # What startup built lives as long as the process: the collector need not
+    # walk it again on each full collection.
+    gc.freeze()
     logger.info("%s listening on port %d", name, port)
 
     stop = asyncio.Event()
