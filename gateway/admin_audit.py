@@ -7,16 +7,16 @@ extensions), written by the identity service in the transaction of the
 change: when, which admin credential, what, on which org and target, details
 without secrets, and the request id.
 
-Beside them, action `RETRY_ERROR`: each retry an admin asked of the error log,
-with its outcome, as the error tracker wrote it in the transaction that
-changed the error. The two sources are merged newest first; `before` pages
-back through both.
+Beside them, from the services that keep them in the transaction of the
+change: `RETRY_ERROR`, each retry an admin asked of the error log with its
+outcome (error tracker), and `MAP_ROLE` / `UNMAP_ROLE`, each role mapping
+set or removed with the roles before and after (group-mapping). The sources
+are merged newest first; `before` pages back through all of them.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -24,13 +24,16 @@ from fastapi.responses import JSONResponse
 
 from gateway.admin import require_admin
 from gateway.admin_json import admin_response, iso, moment_field
-from gateway.error_tracker import ErrorTracker, kind_word, state_word
+from gateway.error_tracker import ErrorTracker, kind_word, state_word, timestamp
 from gateway.error_views import org_names
+from gateway.group_mapping import GroupMapping
 from gateway.identity import Identity
 from gateway.identity_admin import IdentityAdmin
 from services.common.errors import NotFound
 
 RETRY_ERROR = "RETRY_ERROR"
+# Role mappings, kept in the group-mapping service's audit trail.
+ROLE_ACTIONS = ("MAP_ROLE", "UNMAP_ROLE")
 
 router = APIRouter(
     prefix="/admin/audit", tags=["Admin"], dependencies=[Depends(require_admin)]
@@ -80,6 +83,32 @@ def retry_json(retry: Any, names: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def role_change_json(
+    change: Any, orgs: dict[str, str], credentials: dict[str, str]
+) -> dict[str, Any]:
+    """Render a role mapping set or removed as an admin audit row."""
+    credential_id = change.admin_credential_id or None
+    return {
+        "audit_id": change.audit_id,
+        "occurred_at": iso(change, "occurred_at"),
+        "actor": {
+            "credential_id": credential_id,
+            "name": credentials.get(change.admin_credential_id),
+        },
+        "action": change.action,
+        "org_id": change.org_id or None,
+        "org": orgs.get(change.org_id),
+        "target": f"group {change.display_name or change.group_id}",
+        "details": {
+            "group_id": change.group_id,
+            "group": change.display_name or None,
+            "roles_before": list(change.roles_before),
+            "roles_after": list(change.roles_after),
+        },
+        "request_id": change.request_id,
+    }
+
+
 def _moment(stamp: Any) -> tuple[int, int]:
     return (stamp.seconds, stamp.nanos)
 
@@ -89,6 +118,7 @@ async def list_admin_audit(
     admin: IdentityAdmin,
     identity: Identity,
     tracker: ErrorTracker,
+    groups: GroupMapping,
     org: Annotated[str, Query(max_length=64)] = "",
     action: Annotated[str, Query(max_length=64)] = "",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -99,34 +129,51 @@ async def list_admin_audit(
     `before` (RFC 3339) pages back: pass the `occurred_at` of the last row seen.
     """
     moment = moment_field({"before": before or None}, "before")
+    org_id = await _org_id(identity, org)
     rows: list[tuple[tuple[int, int], dict[str, Any]]] = []
-    if action != RETRY_ERROR:
+    if action not in (RETRY_ERROR, *ROLE_ACTIONS):
         entries = await admin.list_admin_audit(
             org_name=org, action=action, limit=limit, before=moment
         )
         rows += [(_moment(entry.occurred_at), entry_json(entry)) for entry in entries]
-    if action in ("", RETRY_ERROR):
-        retries = await _admin_retries(identity, tracker, org, limit, moment)
+    if org_id is not None and action in ("", RETRY_ERROR):
+        retries = await tracker.list_admin_retries(
+            org_id=org_id, limit=limit, before=moment
+        )
         if retries:
             names = await org_names(admin)
             rows += [
                 (_moment(retry.attempt.finished_at), retry_json(retry, names))
                 for retry in retries
             ]
+    if org_id is not None and action in ("", *ROLE_ACTIONS):
+        changes = await groups.list_role_mapping_changes(
+            org_id=org_id, action=action, limit=limit, before=timestamp(moment)
+        )
+        if changes:
+            names = await org_names(admin)
+            credentials = {
+                str(item.credential_id): str(item.name)
+                for item in await admin.list_admin_credentials()
+            }
+            rows += [
+                (
+                    _moment(change.occurred_at),
+                    role_change_json(change, names, credentials),
+                )
+                for change in changes
+            ]
     rows.sort(key=lambda row: row[0], reverse=True)
     return admin_response({"entries": [entry for _, entry in rows[:limit]]})
 
 
-async def _admin_retries(
-    identity: Any, tracker: Any, org: str, limit: int, before: datetime | None
-) -> list[Any]:
-    org_id = ""
-    if org.strip():
-        try:
-            org_id = str((await identity.get_org(name=org.strip())).org_id)
-        except NotFound:
-            # A name no org has now (a typo, a removed org): no retries of it.
-            return []
-    return list(
-        await tracker.list_admin_retries(org_id=org_id, limit=limit, before=before)
-    )
+async def _org_id(identity: Any, org: str) -> str | None:
+    """Return the id of the org named; "" for every org; None for no org now."""
+    if not org.strip():
+        return ""
+    try:
+        return str((await identity.get_org(name=org.strip())).org_id)
+    except NotFound:
+        # A name no org has now (a typo, a removed org): only identity's own
+        # rows may still name it.
+        return None

@@ -195,6 +195,16 @@ class GroupMappingClient:
         reply = await self._call(self._stub.DeleteRoleMapping, request)
         return int(reply.deleted)
 
+    async def list_role_mapping_changes(
+        self, *, org_id: str, action: str, limit: int, before: Any
+    ) -> list[Any]:
+        """Return role mappings set and removed, newest first, before `before`."""
+        request = pb.ListRoleMappingChangesRequest(
+            org_id=org_id, action=action, limit=limit, before=before
+        )
+        reply = await self._call(self._stub.ListRoleMappingChanges, request)
+        return list(reply.changes)
+
     async def list_unmapped_groups(self, *, org_id: str) -> list[Any]:
         """Return the org's groups that grant no role."""
         request = pb.ListUnmappedGroupsRequest(org_id=org_id)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway.admin import require_admin
+from gateway.admin import Admin, require_admin
 from gateway.body import check_content_type, parse_object, read_body
 from gateway.context import received_at, request_id
 from gateway.group_mapping import GroupMapping
@@ -31,12 +31,15 @@ router = APIRouter(
 )
 
 
-def admin_context(request: Request) -> Any:
-    """Return the audit context of an admin request."""
+def admin_context(request: Request, caller: Admin) -> Any:
+    """Return the audit context of an admin request: who, which request, when."""
     stamp = Timestamp()
     stamp.FromDatetime(received_at(request))
     return group_mapping_pb2.RequestContext(
-        request_id=request_id(request), received_at=stamp, source="ADMIN"
+        request_id=request_id(request),
+        token_id=caller.credential_id,
+        received_at=stamp,
+        source="ADMIN",
     )
 
 

@@ -23,6 +23,7 @@ from services.group_mapping.context import ChangeContext, parse_id
 from services.group_mapping.events import Cause
 from services.group_mapping.models import (
     AuditAction,
+    GroupAudit,
     GroupMembership,
     RoleMapping,
     ScimGroup,
@@ -43,6 +44,8 @@ ROLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}")
 _GROUP = ScimGroup.__table__.c
 _MAPPINGS = RoleMapping.__table__.c
 _MEMBERS = GroupMembership.__table__.c
+_AUDIT = GroupAudit.__table__.c
+ROLE_ACTIONS = (AuditAction.MAP_ROLE, AuditAction.UNMAP_ROLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,23 @@ class UnmappedGroup:
     display_name: str
     member_count: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoleMappingChange:
+    """A role mapping set or removed, as the group's audit trail keeps it."""
+
+    audit_id: uuid.UUID
+    org_id: uuid.UUID
+    group_id: uuid.UUID
+    # The group's name now; None once the group is deleted.
+    display_name: str | None
+    action: str
+    roles_before: list[str]
+    roles_after: list[str]
+    request_id: str
+    credential_id: uuid.UUID | None
+    occurred_at: datetime
 
 
 class RoleMappingService:
@@ -217,6 +237,59 @@ class RoleMappingService:
                 )
             )
             return [MappingRecord(*row) for row in rows]
+
+    async def changes(
+        self,
+        *,
+        org_id: uuid.UUID | None,
+        action: str,
+        limit: int,
+        before: datetime | None,
+    ) -> list[RoleMappingChange]:
+        """Return role mappings set and removed, newest first."""
+        actions = [action] if action else list(ROLE_ACTIONS)
+        query = (
+            sa.select(
+                _AUDIT.event_id,
+                _AUDIT.org_id,
+                _AUDIT.group_id,
+                _GROUP.display_name,
+                _AUDIT.action,
+                _AUDIT.before,
+                _AUDIT.after,
+                _AUDIT.request_id,
+                _AUDIT.token_id,
+                _AUDIT.occurred_at,
+            )
+            .outerjoin_from(
+                GroupAudit.__table__,
+                ScimGroup.__table__,
+                _GROUP.group_id == _AUDIT.group_id,
+            )
+            .where(_AUDIT.action.in_(actions))
+        )
+        if org_id is not None:
+            query = query.where(_AUDIT.org_id == org_id)
+        if before is not None:
+            query = query.where(_AUDIT.occurred_at < before)
+        query = query.order_by(_AUDIT.occurred_at.desc(), _AUDIT.event_id).limit(limit)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            RoleMappingChange(
+                audit_id=row.event_id,
+                org_id=row.org_id,
+                group_id=row.group_id,
+                display_name=row.display_name,
+                action=row.action,
+                roles_before=list((row.before or {}).get("roles", [])),
+                roles_after=list((row.after or {}).get("roles", [])),
+                request_id=row.request_id,
+                credential_id=row.token_id,
+                occurred_at=row.occurred_at,
+            )
+            for row in rows
+        ]
 
     async def unmapped(self, *, org_id: uuid.UUID) -> list[UnmappedGroup]:
         """Return the org's groups that grant no role, by name."""

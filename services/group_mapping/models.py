@@ -138,6 +138,15 @@ class GroupAudit(Base):
     request_received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
+    __table_args__ = (
+        # The admin audit log reads role mapping changes newest first.
+        Index(
+            "ix_group_audit_role_changes",
+            "occurred_at",
+            postgresql_where=text("action IN ('MAP_ROLE', 'UNMAP_ROLE')"),
+        ),
+    )
+
 
 class GroupOutboxEvent(Base):
     """An event waiting for the relay to publish it to Kafka (transactional outbox)."""

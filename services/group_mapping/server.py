@@ -17,7 +17,12 @@ from services.common.grpc_edge import Context, streaming_edge, unary_edge
 from services.group_mapping.context import ChangeContext, Source, parse_id
 from services.group_mapping.deprovisions import MembershipCleaner
 from services.group_mapping.groups import GroupRecord, GroupService
-from services.group_mapping.mappings import MappingRecord, RoleMappingService
+from services.group_mapping.mappings import (
+    ROLE_ACTIONS,
+    MappingRecord,
+    RoleMappingChange,
+    RoleMappingService,
+)
 from services.group_mapping.queries import GroupPart, GroupQueries
 from services.group_mapping.resource import stored_attributes
 
@@ -79,6 +84,24 @@ def _part(part: GroupPart) -> pb.GroupPart:
     if part.group is not None:
         message.group.CopyFrom(to_message(part.group))
     return message
+
+
+_MAX_CHANGES = 1000
+
+
+def _change_message(change: RoleMappingChange) -> pb.RoleMappingChange:
+    return pb.RoleMappingChange(
+        audit_id=str(change.audit_id),
+        org_id=str(change.org_id),
+        group_id=str(change.group_id),
+        display_name=change.display_name or "",
+        action=change.action,
+        roles_before=change.roles_before,
+        roles_after=change.roles_after,
+        request_id=change.request_id,
+        admin_credential_id=str(change.credential_id or ""),
+        occurred_at=_timestamp(change.occurred_at),
+    )
 
 
 def _mapping_message(mapping: MappingRecord) -> pb.RoleMapping:
@@ -263,6 +286,28 @@ class GroupMappingServicer(pb_grpc.GroupMappingServiceServicer):
                 )
                 for group in groups
             ]
+        )
+
+    @unary_edge
+    async def ListRoleMappingChanges(
+        self, request: pb.ListRoleMappingChangesRequest, context: Context
+    ) -> pb.ListRoleMappingChangesResponse:
+        if request.action and request.action not in ROLE_ACTIONS:
+            raise InvalidValue("action is MAP_ROLE, UNMAP_ROLE or empty")
+        if not 0 <= request.limit <= _MAX_CHANGES:
+            raise InvalidValue(f"limit must be between 1 and {_MAX_CHANGES}")
+        changes = await self._mappings.changes(
+            org_id=_org(request.org_id) if request.org_id else None,
+            action=request.action,
+            limit=request.limit or _MAX_CHANGES,
+            before=(
+                request.before.ToDatetime(tzinfo=UTC)
+                if request.HasField("before")
+                else None
+            ),
+        )
+        return pb.ListRoleMappingChangesResponse(
+            changes=[_change_message(change) for change in changes]
         )
 
     @unary_edge

@@ -255,3 +255,56 @@ async def test_issued_access_tokens_carry_the_roles(
     claims = jwt.decode(token, key.key, algorithms=["ES256"], issuer="rivane")
     assert claims["sub"] == user
     assert claims["roles"] == sorted([role, "staff"])
+
+
+async def test_role_mappings_set_and_removed_are_in_the_admin_audit_log(
+    stack: Stack, scim_org: OrgCredentials
+) -> None:
+    async with scim_client(stack, scim_org) as client:
+        group = await create_group(client)
+    async with admin(stack) as client:
+        mapped = await client.post(
+            f"/admin/orgs/{scim_org.name}/role-mappings",
+            json={"group": group["id"], "role": "finance.viewer"},
+        )
+        # Set again: harmless, and not a change the log shows twice.
+        again = await client.post(
+            f"/admin/orgs/{scim_org.name}/role-mappings",
+            json={"group": group["id"], "role": "finance.viewer"},
+        )
+        removed = await client.delete(
+            f"/admin/orgs/{scim_org.name}/role-mappings",
+            params={"group": group["id"], "role": "finance.viewer"},
+        )
+        audit = await client.get("/admin/audit", params={"org": scim_org.name})
+        only_unmaps = await client.get(
+            "/admin/audit", params={"org": scim_org.name, "action": "UNMAP_ROLE"}
+        )
+
+    assert (mapped.status_code, again.status_code, removed.status_code) == (
+        201,
+        201,
+        200,
+    )
+    assert audit.status_code == 200, audit.text
+    entries = audit.json()["entries"]
+    role_entries = [e for e in entries if e["action"] in ("MAP_ROLE", "UNMAP_ROLE")]
+    assert [
+        (
+            e["action"],
+            e["details"]["roles_before"],
+            e["details"]["roles_after"],
+            e["request_id"],
+        )
+        for e in role_entries
+    ] == [
+        ("UNMAP_ROLE", ["finance.viewer"], [], removed.headers["X-Request-Id"]),
+        ("MAP_ROLE", [], ["finance.viewer"], mapped.headers["X-Request-Id"]),
+    ]
+    assert role_entries[0]["details"]["group_id"] == group["id"]
+    assert role_entries[0]["org"] == scim_org.name
+    # Named by the admin credential that asked, as the org's token was.
+    token_entry = next(e for e in entries if e["action"] == "CREATE_TOKEN")
+    assert role_entries[0]["actor"] == token_entry["actor"]
+    assert role_entries[0]["actor"]["name"]
+    assert [e["action"] for e in only_unmaps.json()["entries"]] == ["UNMAP_ROLE"]

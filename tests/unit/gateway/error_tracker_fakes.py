@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from gateway_fakes import ORG_ID, FakeIdentity, _abort
 from google.protobuf.timestamp_pb2 import Timestamp
-from identity_admin_fakes import FakeIdentityAdmin
+from identity_admin_fakes import BOOTSTRAP_ID, FakeIdentityAdmin
 
 from protos.rivane.error_tracker.v1 import error_tracker_pb2 as pb
 from protos.rivane.error_tracker.v1 import error_tracker_pb2_grpc as pb_grpc
@@ -63,6 +63,16 @@ class AdminAuditOfAcme(AdminListingAcme):
         self._enter("ListAdminAudit", request)
         entries = list(self.audit)[: request.limit]
         return admin_pb2.ListAdminAuditResponse(entries=entries)
+
+    async def ListAdminCredentials(self, request: Any, context: Any) -> Any:
+        self._enter("ListAdminCredentials", request)
+        return admin_pb2.ListAdminCredentialsResponse(
+            credentials=[
+                admin_pb2.AdminCredentialInfo(
+                    credential_id=BOOTSTRAP_ID, name="bootstrap", kind="BOOTSTRAP"
+                )
+            ]
+        )
 
 
 def unmapped_group_error(**fields: Any) -> pb.ErrorRecord:

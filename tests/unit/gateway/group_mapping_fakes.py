@@ -44,6 +44,8 @@ class FakeGroupMapping(pb_grpc.GroupMappingServiceServicer):
     calls: list[str] = field(default_factory=list)
     requests: dict[str, Any] = field(default_factory=dict)
     failures: dict[str, ScimError | grpc.StatusCode] = field(default_factory=dict)
+    # What ListRoleMappingChanges answers, newest first.
+    role_changes: list[pb.RoleMappingChange] = field(default_factory=list)
 
     async def _enter(self, name: str, request: Any, context: Any) -> None:
         self.calls.append(name)
@@ -144,6 +146,17 @@ class FakeGroupMapping(pb_grpc.GroupMappingServiceServicer):
                 for org_id, group_id, role_id in self.mappings
                 if org_id == request.org_id
             ]
+        )
+
+    async def ListRoleMappingChanges(self, request: Any, context: Any) -> Any:
+        await self._enter("ListRoleMappingChanges", request, context)
+        return pb.ListRoleMappingChangesResponse(
+            changes=[
+                change
+                for change in self.role_changes
+                if (not request.org_id or change.org_id == request.org_id)
+                and (not request.action or change.action == request.action)
+            ][: request.limit]
         )
 
     async def DeleteRoleMapping(self, request: Any, context: Any) -> Any:

@@ -18,9 +18,11 @@ from error_tracker_fakes import (
     unmapped_group_error,
 )
 from gateway_fakes import ADMIN_TOKEN, BASE, ORG_ID, TOKEN, FakeIdentity
+from group_mapping_fakes import FakeGroupMapping
 from identity_admin_fakes import BOOTSTRAP_ID, FakeIdentityAdmin
 
 from protos.rivane.error_tracker.v1 import error_tracker_pb2 as pb
+from protos.rivane.group_mapping.v1 import group_mapping_pb2 as gm_pb
 from protos.rivane.identity.v1 import admin_pb2
 from services.common.settings import StackSettings
 
@@ -276,8 +278,23 @@ async def test_admin_audit_lists_retries_among_admin_actions_newest_first(
     anonymous: httpx.AsyncClient,
     tracker: FakeErrorTracker,
     fake_identity_admin: AdminAuditOfAcme,
+    fake_group_mapping: FakeGroupMapping,
 ) -> None:
     older = datetime.now(UTC) - timedelta(minutes=5)
+    fake_group_mapping.role_changes = [
+        gm_pb.RoleMappingChange(
+            audit_id="g-audit-1",
+            org_id=ORG_ID,
+            group_id="g-1",
+            display_name="Finance",
+            action="MAP_ROLE",
+            roles_before=[],
+            roles_after=["finance.approver"],
+            request_id="req-map",
+            admin_credential_id=BOOTSTRAP_ID,
+            occurred_at=stamp_at(older + timedelta(minutes=1)),
+        )
+    ]
     fake_identity_admin.audit = (
         admin_pb2.AdminAuditEntry(
             audit_id="a-1",
@@ -309,8 +326,13 @@ async def test_admin_audit_lists_retries_among_admin_actions_newest_first(
     assert both.status_code == 200, both.text
     assert [e["action"] for e in both.json()["entries"]] == [
         "RETRY_ERROR",
+        "MAP_ROLE",
         "CREATE_TOKEN",
     ]
+    mapped = both.json()["entries"][1]
+    assert mapped["actor"] == {"credential_id": BOOTSTRAP_ID, "name": "bootstrap"}
+    assert mapped["details"]["roles_after"] == ["finance.approver"]
+    assert (mapped["target"], mapped["request_id"]) == ("group Finance", "req-map")
     retry = both.json()["entries"][0]
     assert retry["actor"] == {"credential_id": BOOTSTRAP_ID, "name": "bootstrap"}
     assert (retry["org"], retry["org_id"]) == ("acme", ORG_ID)

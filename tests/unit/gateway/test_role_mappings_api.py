@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 from gateway_fakes import ADMIN_TOKEN, BASE, ORG_ID, FakeIdentity, _abort
 from group_mapping_fakes import FakeGroupMapping
+from identity_admin_fakes import BOOTSTRAP_ID
 
 from gateway.app import create_app
 from gateway.cli import main
@@ -66,6 +67,8 @@ async def test_set_mapping_answers_201_and_acts_as_admin(
         "ADMIN",
     )
     assert asked.context.request_id
+    # The group's audit trail names the admin credential that asked.
+    assert asked.context.token_id == BOOTSTRAP_ID
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,9 @@ class RequestContext(_message.Message):
     SOURCE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     token_id: _builtins.str
-    """Id of the token that authenticated the request (never the secret)."""
+    """Id of the token that authenticated the request (never the secret): an
+    org's SCIM token, or for the admin API the admin credential.
+    """
     source: _builtins.str
     """"SCIM" for an identity provider, "ADMIN" for the admin API."""
     @_builtins.property
@@ -601,6 +603,113 @@ class ListRoleMappingsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListRoleMappingsResponse: _TypeAlias = ListRoleMappingsResponse  # noqa: Y015
+
+@_typing.final
+class ListRoleMappingChangesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    BEFORE_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Empty for every org."""
+    action: _builtins.str
+    """"MAP_ROLE" or "UNMAP_ROLE"; empty for both."""
+    limit: _builtins.int
+    @_builtins.property
+    def before(self) -> _timestamp_pb2.Timestamp:
+        """Only changes made before this moment; unset for the newest."""
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        action: _builtins.str = ...,
+        limit: _builtins.int = ...,
+        before: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["before", b"before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "before", b"before", "limit", b"limit", "org_id", b"org_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRoleMappingChangesRequest: _TypeAlias = ListRoleMappingChangesRequest  # noqa: Y015
+
+@_typing.final
+class RoleMappingChange(_message.Message):
+    """One role mapping set or removed, from the group's audit trail."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUDIT_ID_FIELD_NUMBER: _builtins.int
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    GROUP_ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    ROLES_BEFORE_FIELD_NUMBER: _builtins.int
+    ROLES_AFTER_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ADMIN_CREDENTIAL_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    audit_id: _builtins.str
+    org_id: _builtins.str
+    group_id: _builtins.str
+    display_name: _builtins.str
+    """The group's name now; empty once the group is deleted."""
+    action: _builtins.str
+    """"MAP_ROLE" or "UNMAP_ROLE"."""
+    request_id: _builtins.str
+    admin_credential_id: _builtins.str
+    """The admin credential that asked; empty when none was named."""
+    @_builtins.property
+    def roles_before(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def roles_after(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        audit_id: _builtins.str = ...,
+        org_id: _builtins.str = ...,
+        group_id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        action: _builtins.str = ...,
+        roles_before: _abc.Iterable[_builtins.str] | None = ...,
+        roles_after: _abc.Iterable[_builtins.str] | None = ...,
+        request_id: _builtins.str = ...,
+        admin_credential_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "admin_credential_id", b"admin_credential_id", "audit_id", b"audit_id", "display_name", b"display_name", "group_id", b"group_id", "occurred_at", b"occurred_at", "org_id", b"org_id", "request_id", b"request_id", "roles_after", b"roles_after", "roles_before", b"roles_before"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoleMappingChange: _TypeAlias = RoleMappingChange  # noqa: Y015
+
+@_typing.final
+class ListRoleMappingChangesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoleMappingChange]: ...
+    def __init__(
+        self,
+        *,
+        changes: _abc.Iterable[Global___RoleMappingChange] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRoleMappingChangesResponse: _TypeAlias = ListRoleMappingChangesResponse  # noqa: Y015
 
 @_typing.final
 class DeleteRoleMappingRequest(_message.Message):

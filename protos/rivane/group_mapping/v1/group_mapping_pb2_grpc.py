@@ -94,6 +94,11 @@ class GroupMappingServiceStub:
                 request_serializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListUnmappedGroupsRequest.SerializeToString,
                 response_deserializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListUnmappedGroupsResponse.FromString,
                 _registered_method=True)
+        self.ListRoleMappingChanges = channel.unary_unary(
+                '/rivane.group_mapping.v1.GroupMappingService/ListRoleMappingChanges',
+                request_serializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListRoleMappingChangesRequest.SerializeToString,
+                response_deserializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListRoleMappingChangesResponse.FromString,
+                _registered_method=True)
         self.ReconcileGroupRoles = channel.unary_unary(
                 '/rivane.group_mapping.v1.GroupMappingService/ReconcileGroupRoles',
                 request_serializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ReconcileGroupRolesRequest.SerializeToString,
@@ -186,6 +191,14 @@ class GroupMappingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRoleMappingChanges(self, request, context):
+        """Role mappings set and removed, newest first, across groups: the admin
+        audit log shows them beside the other admin actions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReconcileGroupRoles(self, request, context):
         """Replayed by the error tracker. OK once the group maps to a role (its
         members' role events were queued when the mapping was set);
@@ -265,6 +278,11 @@ def add_GroupMappingServiceServicer_to_server(servicer, server):
                     servicer.ListUnmappedGroups,
                     request_deserializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListUnmappedGroupsRequest.FromString,
                     response_serializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListUnmappedGroupsResponse.SerializeToString,
+            ),
+            'ListRoleMappingChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRoleMappingChanges,
+                    request_deserializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListRoleMappingChangesRequest.FromString,
+                    response_serializer=protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListRoleMappingChangesResponse.SerializeToString,
             ),
             'ReconcileGroupRoles': grpc.unary_unary_rpc_method_handler(
                     servicer.ReconcileGroupRoles,
@@ -601,6 +619,33 @@ class GroupMappingService:
             '/rivane.group_mapping.v1.GroupMappingService/ListUnmappedGroups',
             protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListUnmappedGroupsRequest.SerializeToString,
             protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListUnmappedGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRoleMappingChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivane.group_mapping.v1.GroupMappingService/ListRoleMappingChanges',
+            protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListRoleMappingChangesRequest.SerializeToString,
+            protos_dot_rivane_dot_group__mapping_dot_v1_dot_group__mapping__pb2.ListRoleMappingChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,

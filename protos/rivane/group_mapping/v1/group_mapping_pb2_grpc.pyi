@@ -50,6 +50,10 @@ class GroupMappingServiceStub:
     ListRoleMappings: _grpc.UnaryUnaryMultiCallable[_group_mapping_pb2.ListRoleMappingsRequest, _group_mapping_pb2.ListRoleMappingsResponse]
     DeleteRoleMapping: _grpc.UnaryUnaryMultiCallable[_group_mapping_pb2.DeleteRoleMappingRequest, _group_mapping_pb2.DeleteRoleMappingResponse]
     ListUnmappedGroups: _grpc.UnaryUnaryMultiCallable[_group_mapping_pb2.ListUnmappedGroupsRequest, _group_mapping_pb2.ListUnmappedGroupsResponse]
+    ListRoleMappingChanges: _grpc.UnaryUnaryMultiCallable[_group_mapping_pb2.ListRoleMappingChangesRequest, _group_mapping_pb2.ListRoleMappingChangesResponse]
+    """Role mappings set and removed, newest first, across groups: the admin
+    audit log shows them beside the other admin actions.
+    """
     ReconcileGroupRoles: _grpc.UnaryUnaryMultiCallable[_group_mapping_pb2.ReconcileGroupRolesRequest, _group_mapping_pb2.ReconcileGroupRolesResponse]
     """Replayed by the error tracker. OK once the group maps to a role (its
     members' role events were queued when the mapping was set);
@@ -80,6 +84,10 @@ class GroupMappingServiceAsyncStub(GroupMappingServiceStub):
     ListRoleMappings: _aio.UnaryUnaryMultiCallable[_group_mapping_pb2.ListRoleMappingsRequest, _group_mapping_pb2.ListRoleMappingsResponse]  # type: ignore[assignment]
     DeleteRoleMapping: _aio.UnaryUnaryMultiCallable[_group_mapping_pb2.DeleteRoleMappingRequest, _group_mapping_pb2.DeleteRoleMappingResponse]  # type: ignore[assignment]
     ListUnmappedGroups: _aio.UnaryUnaryMultiCallable[_group_mapping_pb2.ListUnmappedGroupsRequest, _group_mapping_pb2.ListUnmappedGroupsResponse]  # type: ignore[assignment]
+    ListRoleMappingChanges: _aio.UnaryUnaryMultiCallable[_group_mapping_pb2.ListRoleMappingChangesRequest, _group_mapping_pb2.ListRoleMappingChangesResponse]  # type: ignore[assignment]
+    """Role mappings set and removed, newest first, across groups: the admin
+    audit log shows them beside the other admin actions.
+    """
     ReconcileGroupRoles: _aio.UnaryUnaryMultiCallable[_group_mapping_pb2.ReconcileGroupRolesRequest, _group_mapping_pb2.ReconcileGroupRolesResponse]  # type: ignore[assignment]
     """Replayed by the error tracker. OK once the group maps to a role (its
     members' role events were queued when the mapping was set);
@@ -179,6 +187,16 @@ class GroupMappingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _group_mapping_pb2.ListUnmappedGroupsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_group_mapping_pb2.ListUnmappedGroupsResponse, _abc.Awaitable[_group_mapping_pb2.ListUnmappedGroupsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListRoleMappingChanges(
+        self,
+        request: _group_mapping_pb2.ListRoleMappingChangesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_group_mapping_pb2.ListRoleMappingChangesResponse, _abc.Awaitable[_group_mapping_pb2.ListRoleMappingChangesResponse]]:
+        """Role mappings set and removed, newest first, across groups: the admin
+        audit log shows them beside the other admin actions.
+        """
 
     @_abc_1.abstractmethod
     def ReconcileGroupRoles(
