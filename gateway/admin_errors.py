@@ -104,8 +104,10 @@ async def retry_errors(
         raise InvalidValue("'ids' must be a non-empty list of error ids")
     if len(ids) > MAX_RETRY_IDS:
         raise InvalidValue(f"retry at most {MAX_RETRY_IDS} errors at once")
+    # An id sent twice is retried and answered once, in its first place.
+    unique = list(dict.fromkeys(ids))
     results = await tracker.retry_errors(
-        error_ids=ids, actor=actor_of(caller), request_id=request_id(request)
+        error_ids=unique, actor=actor_of(caller), request_id=request_id(request)
     )
     names = await org_names(admin)
     return admin_response({"results": [retry_json(item, names) for item in results]})

@@ -6,6 +6,7 @@ errors, rendered by its one handler.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,11 @@ from services.common.errors import InvalidValue
 # Secrets are in some answers; no answer of the admin API is worth caching.
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_SECONDS = 10 * 365 * 24 * 3600
+# Characters that move or hide what a terminal or a page shows next: a name
+# holding them would print as another name in `scimctl` and the audit log.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 
 
 async def optional_object(request: Request) -> dict[str, Any]:
@@ -35,7 +41,13 @@ def text_field(body: dict[str, Any], name: str, *, default: str = "") -> str:
     value = body.get(name, default)
     if not isinstance(value, str):
         raise InvalidValue(f"{name} must be a string")
+    if any(_is_control(character) for character in value):
+        raise InvalidValue(f"{name} must not hold control characters")
     return value
+
+
+def _is_control(character: str) -> bool:
+    return unicodedata.category(character) == "Cc" or character in _BIDI_CONTROLS
 
 
 def seconds_field(body: dict[str, Any], name: str) -> int | None:

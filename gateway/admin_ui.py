@@ -90,8 +90,13 @@ _SECTIONS = {
     "client_errors.html": "client",
 }
 router = APIRouter(prefix=UI_PATH, include_in_schema=False)
-Text = Annotated[str, Query(max_length=128)]
-Token = Annotated[str, Query(max_length=512)]
+# Query values are bounded by the pages themselves, so that a browser gets the
+# page with its message rather than the API's JSON error.
+Text = Annotated[str, Query()]
+MAX_FILTER_LENGTH = 128
+MAX_PAGE_TOKEN_LENGTH = 512
+# What the Retry button's redirect may say of the error.
+_RETRY_OUTCOMES = frozenset([*state_words(), "not_found"])
 
 
 def short_time(value: str | None) -> str:
@@ -234,7 +239,7 @@ async def errors_page(
     state: Text = "",
     since: Text = "",
     until: Text = "",
-    page_token: Token = "",
+    page_token: Text = "",
 ) -> HTMLResponse:
     """Show the error log with its filters."""
     filters = {
@@ -254,6 +259,7 @@ async def errors_page(
         "message": "",
     }
     try:
+        _check_lengths(filters, page_token=page_token)
         query = error_filter(
             org_id=await org_id_of(identity, org),
             kind=kind,
@@ -301,7 +307,9 @@ async def error_page(
         "caller": caller,
         "error": error_json(reply.error, names),
         "history": [attempt_json(attempt) for attempt in reply.attempts],
-        "retried": retried,
+        # Only an outcome the redirect gives is shown: a link cannot make
+        # the page say something else of the error.
+        "retried": retried if retried in _RETRY_OUTCOMES else "",
     }
     return page(request, "error.html", context)
 
@@ -354,7 +362,7 @@ async def client_errors_page(
     scim_type: Text = "",
     since: Text = "",
     until: Text = "",
-    page_token: Token = "",
+    page_token: Text = "",
 ) -> HTMLResponse:
     """Show the 4xx answers identity providers got, with their filters."""
     filters = {
@@ -373,6 +381,7 @@ async def client_errors_page(
         "message": "",
     }
     try:
+        _check_lengths(filters, page_token=page_token)
         query = client_error_filter(
             org_id=await org_id_of(identity, org),
             status=_status(status),
@@ -396,11 +405,20 @@ async def client_errors_page(
     return page(request, "client_errors.html", context)
 
 
+def _check_lengths(filters: dict[str, str], *, page_token: str) -> None:
+    for name, value in filters.items():
+        if len(value) > MAX_FILTER_LENGTH:
+            raise InvalidValue(f"{name} must be at most {MAX_FILTER_LENGTH} characters")
+    if len(page_token) > MAX_PAGE_TOKEN_LENGTH:
+        raise InvalidValue("the page token is not one this service gave")
+
+
 def _status(text: str) -> int:
     text = text.strip()
     if not text:
         return 0
-    if not text.isdigit():
+    # isdigit() also holds for "²" and other digits int() refuses.
+    if not (text.isascii() and text.isdigit()) or len(text) > 3:
         raise InvalidValue("status must be a number such as 409")
     return int(text)
 

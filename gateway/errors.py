@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from gateway import urns
 from gateway.responses import ScimResponse
@@ -21,6 +22,8 @@ from services.common.errors import ScimError
 
 # RFC 6750 §3: a 401 names the scheme the client should use.
 WWW_AUTHENTICATE = 'Bearer realm="scim"'
+# The methods a 405's Allow header may name.
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 class UnsupportedMediaType(ScimError):
@@ -112,9 +115,29 @@ async def _on_http_error(request: Request, exc: Exception) -> ScimResponse:
     # size limit (413) come from the framework as HTTPException.
     assert isinstance(exc, HTTPException)
     _note(request, status=exc.status_code, scim_type=None, detail=str(exc.detail))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     return error_response(
-        status=exc.status_code, detail=str(exc.detail), headers=exc.headers
+        status=exc.status_code, detail=str(exc.detail), headers=headers
     )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Return the methods some route serves at the request's path.
+
+    RFC 9110 §15.5.6: a 405 lists all the methods the resource supports. The
+    framework names those of the first route the path matched only, so
+    /Users answered "Allow: POST" while it serves GET too.
+    """
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(
+            route.matches(scope)[0] == Match.FULL for route in request.app.router.routes
+        ):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> ScimResponse:

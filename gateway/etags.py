@@ -25,8 +25,9 @@ def parse_if_match(header: str | None) -> int:
     if header is None or header.strip() in ("", "*"):
         return 0
     match = _ETAG.fullmatch(header.strip())
-    if match is None:
-        # RFC 9110 §13.1.1: a tag that names no version of ours cannot match.
+    # RFC 9110 §13.1.1: a tag that names no version of ours cannot match.
+    # Versions start at 1, and 0 is what the services read as "no condition".
+    if match is None or int(match.group(1)) < 1:
         raise PreconditionFailed('If-Match must name one version, as W/"<version>"')
     return int(match.group(1))
 

@@ -30,6 +30,8 @@ FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 # An introspection request carries one token and a hint.
 MAX_FORM_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
+# The largest ttl_seconds the service's int32 field carries; it caps it lower.
+MAX_TTL_SECONDS = 2**31 - 1
 
 
 def require_internal(request: Request) -> None:
@@ -60,8 +62,10 @@ async def issue_session(body: JsonObject, revocation: Revocation) -> JSONRespons
     in the org gets 403.
     """
     ttl = body.get("ttl_seconds", 0)
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0:
+    if not isinstance(ttl, int) or isinstance(ttl, bool):
         raise InvalidValue("ttl_seconds must be a non-negative integer")
+    if not 0 <= ttl <= MAX_TTL_SECONDS:
+        raise InvalidValue(f"ttl_seconds must be 0 to {MAX_TTL_SECONDS}")
     issued = await revocation.issue_token(
         org_id=_text_field(body, "org_id"),
         user_id=_text_field(body, "user_id"),

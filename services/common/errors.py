@@ -15,6 +15,27 @@ SCIM_STATUS_KEY = "scim-status"
 SCIM_TYPE_KEY = "scim-type"
 
 
+# A detail travels from a service to the gateway in gRPC trailers, which hold
+# 16 KiB (a non-ASCII character takes up to 9 bytes there, percent-encoded):
+# client text is quoted in a detail at most MAX_SHOWN characters long, and no
+# detail is longer than MAX_DETAIL, so that no error becomes a 500 on the way.
+MAX_SHOWN = 128
+MAX_DETAIL = 1024
+
+
+def clipped(value: object, *, limit: int = MAX_SHOWN) -> str:
+    """Return `value` as text of at most `limit` characters, cut with "..."."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 3] + "..."
+
+
+def quoted(value: object) -> str:
+    """Return `repr(value)` cut as `clipped` cuts it."""
+    return clipped(repr(value))
+
+
 class ScimError(Exception):
     """A request the SCIM protocol answers with an Error response."""
 
@@ -22,6 +43,7 @@ class ScimError(Exception):
     scim_type: ClassVar[str | None] = None
 
     def __init__(self, detail: str) -> None:
+        detail = clipped(detail, limit=MAX_DETAIL)
         super().__init__(detail)
         self.detail = detail
 

@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 
 from protos.rivane.identity.v1 import identity_pb2
-from services.common.errors import InvalidValue, ScimError, from_rpc_error
+from services.common.errors import InvalidValue, ScimError, from_rpc_error, quoted
 from services.group_mapping.errors import IdentityUnavailable
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def _uuid(text: str) -> uuid.UUID | None:
 
 
 def _unknown_members(unknown: list[str]) -> str:
-    shown = ", ".join(repr(text) for text in unknown[:_SHOWN_UNKNOWN])
+    shown = ", ".join(quoted(text) for text in unknown[:_SHOWN_UNKNOWN])
     more = len(unknown) - _SHOWN_UNKNOWN
     if more > 0:
         shown += f" and {more} more"

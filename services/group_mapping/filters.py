@@ -29,7 +29,13 @@ from scim2_models.path import (
 )
 from sqlalchemy import ColumnElement
 
-from services.common.errors import InvalidFilter, InvalidPath, InvalidValue
+from services.common.errors import (
+    InvalidFilter,
+    InvalidPath,
+    InvalidValue,
+    clipped,
+    quoted,
+)
 from services.common.filter_values import check_compared_value
 from services.group_mapping.member_filter import Predicate, compile_member_filter
 from services.group_mapping.models import GroupMembership, ScimGroup, fold_case
@@ -101,7 +107,9 @@ def group_sort_key(sort_by: str) -> ColumnElement[Any]:
         names = None
     key = _SORT_KEYS.get(names) if names is not None else None
     if key is None:
-        raise InvalidValue(f"sortBy '{sort_by}' names nothing a Group sorts by")
+        raise InvalidValue(
+            f"sortBy '{clipped(sort_by)}' names nothing a Group sorts by"
+        )
     return key()
 
 
@@ -158,7 +166,9 @@ class _GroupFilter(FilterVisitor[Predicate]):
         if (name, sub) == ("meta", "location"):
             # The location is the gateway's; nothing stored holds it.
             return sa.false()
-        raise InvalidFilter(f"'{node.attr_path}' is not an attribute of a Group")
+        raise InvalidFilter(
+            f"'{clipped(node.attr_path)}' is not an attribute of a Group"
+        )
 
     def visit_comparison(self, node: Comparison) -> Predicate:
         check_compared_value(node.value)
@@ -215,7 +225,7 @@ def _sub(name: str) -> AttrPath:
 
 def _names(node: AttrPath) -> tuple[str, str | None]:
     if node.uri is not None and node.uri.lower() != GROUP_URN.lower():
-        raise InvalidFilter(f"'{node}' is not an attribute of a Group")
+        raise InvalidFilter(f"'{clipped(node)}' is not an attribute of a Group")
     return node.attr.lower(), node.sub_attr.lower() if node.sub_attr else None
 
 
@@ -224,7 +234,7 @@ def _text(
 ) -> Callable[[CompareOperator, Any], Predicate]:
     def compare(op: CompareOperator, value: Any) -> Predicate:
         if not isinstance(value, str):
-            raise InvalidFilter(f"compare with a string, not {value!r}")
+            raise InvalidFilter(f"compare with a string, not {quoted(value)}")
         held: ColumnElement[Any] = column
         wanted: ColumnElement[Any] = sa.literal(value, sa.Text)
         if op in _LIKE:
@@ -258,7 +268,7 @@ def _moment(
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            raise InvalidFilter(f"{value!r} is no xsd:dateTime") from None
+            raise InvalidFilter(f"{quoted(value)} is no xsd:dateTime") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return _ORDERING[op](column, sa.literal(moment, sa.DateTime(timezone=True)))

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Text, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.common.errors import NotFound, PreconditionFailed, Uniqueness
+from services.common.errors import NotFound, PreconditionFailed, Uniqueness, clipped
 from services.group_mapping import audit, members
 from services.group_mapping.context import ChangeContext, parse_id
 from services.group_mapping.directory import UserDirectory
@@ -380,7 +380,7 @@ async def _run_member_steps(
 def _group_uuid(group_id: str) -> uuid.UUID:
     uid = parse_id(group_id)
     if uid is None:
-        raise NotFound(f"Group {group_id} not found")
+        raise NotFound(f"Group {clipped(group_id)} not found")
     return uid
 
 
@@ -405,7 +405,7 @@ async def _load(
     )
     found = (await session.execute(query)).one_or_none()
     if found is None:
-        raise NotFound(f"Group {group_id} not found")
+        raise NotFound(f"Group {clipped(group_id)} not found")
     group, role_ids = found
     return group, frozenset(role_ids)
 

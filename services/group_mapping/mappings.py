@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.common.errors import InvalidValue, NotFound, PreconditionFailed
+from services.common.errors import InvalidValue, NotFound, PreconditionFailed, clipped
 from services.group_mapping import audit, members
 from services.group_mapping.context import ChangeContext, parse_id
 from services.group_mapping.events import Cause
@@ -161,7 +161,7 @@ class RoleMappingService:
                 )
             ).scalar_one_or_none()
             if uid is None or found is None:
-                raise NotFound(f"Group {group_id} not found")
+                raise NotFound(f"Group {clipped(group_id)} not found")
             roles = (
                 await connection.execute(
                     sa.select(_MAPPINGS.role_id)

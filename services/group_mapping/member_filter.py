@@ -25,7 +25,7 @@ from scim2_models.path import (
 )
 from sqlalchemy import ColumnElement
 
-from services.common.errors import InvalidPath
+from services.common.errors import InvalidPath, clipped, quoted
 from services.group_mapping.models import GroupMembership
 
 Predicate = ColumnElement[bool]
@@ -64,7 +64,9 @@ class _MemberFilter(FilterVisitor[Predicate]):
     def visit_comparison(self, node: Comparison) -> Predicate:
         name = _name(node.attr_path)
         if node.value is not None and not isinstance(node.value, str):
-            raise InvalidPath(f"members are compared with strings, not {node.value!r}")
+            raise InvalidPath(
+                f"members are compared with strings, not {quoted(node.value)}"
+            )
         if node.op == CompareOperator.ne:
             return sa.not_(self._compare(name, CompareOperator.eq, node.value))
         return self._compare(name, node.op, node.value)
@@ -97,7 +99,7 @@ class _MemberFilter(FilterVisitor[Predicate]):
 
 def _name(attr_path: AttrPath) -> str:
     if attr_path.uri is not None or attr_path.sub_attr is not None:
-        raise InvalidPath(f"'{attr_path}' is not a sub-attribute of members")
+        raise InvalidPath(f"'{clipped(attr_path)}' is not a sub-attribute of members")
     name = attr_path.attr.lower()
     known = {"value": "value", "type": "type", "display": "display", "$ref": "$ref"}
     if name not in known:

@@ -24,7 +24,13 @@ from typing import Any
 from scim2_models import InvalidPathException, Path
 from scim2_models.path import AttrPath, ValuePath
 
-from services.common.errors import InvalidPath, InvalidSyntax, InvalidValue, NoTarget
+from services.common.errors import (
+    InvalidPath,
+    InvalidSyntax,
+    InvalidValue,
+    NoTarget,
+    quoted,
+)
 from services.common.errors import Mutability as MutabilityError
 from services.group_mapping.member_filter import Predicate, compile_member_filter
 from services.group_mapping.resource import (
@@ -150,7 +156,9 @@ def _operations(body: object) -> list[tuple[str, str | None, Any]]:
         # Entra sends "Add", "Replace" and "Remove".
         op = operation.get("op")
         if not isinstance(op, str) or op.lower() not in _OPS:
-            raise InvalidSyntax(f"'op' must be add, remove or replace, not {op!r}")
+            raise InvalidSyntax(
+                f"'op' must be add, remove or replace, not {quoted(op)}"
+            )
         path = operation.get("path")
         if path is not None and not isinstance(path, str):
             raise InvalidSyntax("'path' must be a string")

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.common.errors import NotFound
+from services.common.errors import NotFound, clipped
 from services.group_mapping import members
 from services.group_mapping.context import parse_id
 from services.group_mapping.directory import UserDirectory
@@ -69,7 +69,7 @@ class GroupQueries:
         """Yield the group, then its members a page at a time, or raise `NotFound`."""
         uid = parse_id(group_id)
         if uid is None:
-            raise NotFound(f"Group {group_id} not found")
+            raise NotFound(f"Group {clipped(group_id)} not found")
         query = sa.select(ScimGroup.__table__).where(
             _GROUP.group_id == uid, _GROUP.org_id == org_id
         )
@@ -78,14 +78,14 @@ class GroupQueries:
             async with self._engine.connect() as connection:
                 row = (await connection.execute(query)).one_or_none()
             if row is None:
-                raise NotFound(f"Group {group_id} not found")
+                raise NotFound(f"Group {clipped(group_id)} not found")
             yield GroupPart(group=GroupRecord.of(row))
             return
 
         async with self._snapshot() as connection:
             row = (await connection.execute(query)).one_or_none()
             if row is None:
-                raise NotFound(f"Group {group_id} not found")
+                raise NotFound(f"Group {clipped(group_id)} not found")
             yield GroupPart(group=GroupRecord.of(row))
             async for page in self._members(connection, org_id, row.group_id):
                 yield GroupPart(member_ids=page)

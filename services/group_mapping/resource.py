@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.common.errors import InvalidSyntax, InvalidValue
+from services.common.errors import InvalidSyntax, InvalidValue, quoted
 
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 MAX_DISPLAY_NAME = 512
@@ -35,7 +35,8 @@ def read_group(payload: object) -> GroupBody:
     """Read a Group body sent with POST or PUT.
 
     Raises:
-        InvalidSyntax: the body is not a JSON object.
+        InvalidSyntax: the body is not a JSON object, or its `schemas` does
+            not list the core Group schema.
         InvalidValue: `displayName` is missing or blank, a value has the
             wrong type, or a member is not a user reference.
     """
@@ -47,6 +48,11 @@ def read_group(payload: object) -> GroupBody:
         isinstance(schemas, list) and all(isinstance(urn, str) for urn in schemas)
     ):
         raise InvalidValue("'schemas' must be an array of schema URNs")
+    # RFC 7643 §3: `schemas` names the core Group schema; a body naming
+    # others only (a User sent to /Groups) is no Group. Omitted, it asserts
+    # nothing.
+    if schemas and GROUP_URN.lower() not in {urn.lower() for urn in schemas}:
+        raise InvalidSyntax(f"'schemas' must list '{GROUP_URN}'")
 
     return GroupBody(
         display_name=read_display_name(fields.get("displayname")),
@@ -126,7 +132,7 @@ def _member_id(item: Any) -> str:
     kind = fields.get("type")
     if kind is not None and (not isinstance(kind, str) or kind.lower() != "user"):
         # Groups hold users only; a nested group would make roles recursive.
-        raise InvalidValue(f"a member's type must be 'User', not {kind!r}")
+        raise InvalidValue(f"a member's type must be 'User', not {quoted(kind)}")
     value = fields.get("value")
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue("each member needs a 'value' holding a user id")

@@ -19,6 +19,7 @@ from services.common.errors import (
     PreconditionFailed,
     Unauthorized,
     Uniqueness,
+    clipped,
 )
 from services.identity.events import UserFacts, user_event_row
 from services.identity.models import (
@@ -448,7 +449,7 @@ class UserService:
             None if uid is None else (await session.execute(query)).scalar_one_or_none()
         )
         if user is None:
-            raise NotFound(f"User {user_id} not found")
+            raise NotFound(f"User {clipped(user_id)} not found")
         return user
 
     @staticmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 
 import grpc
@@ -23,6 +24,7 @@ from services.session_revocation.db import create_engine
 from services.session_revocation.failures import RevocationFailures
 from services.session_revocation.keys import load_signing_key
 from services.session_revocation.records import RevocationRecords
+from services.session_revocation.restore import RevocationRestorer
 from services.session_revocation.revocations import Revoker
 from services.session_revocation.roles import UserRoles
 from services.session_revocation.server import SessionRevocationServicer
@@ -37,6 +39,11 @@ _GRACE_SECONDS = 5.0
 _CONSUMER_RESTART_SECONDS = 5.0
 
 
+def deployment_of(database_url: str) -> str:
+    """Name the deployment by its database: its revocation records live there."""
+    return hashlib.sha256(database_url.encode("utf-8")).hexdigest()[:16]
+
+
 class RevocationApp:
     """The running parts of one session revocation service process."""
 
@@ -48,9 +55,12 @@ class RevocationApp:
         # Tokens carry the user's roles, which the group-mapping service knows.
         self._group_mapping_channel = client_channel(settings.group_mapping_addr)
         store = SessionStore(
-            self.redis, max_token_ttl_seconds=settings.session_token_max_ttl_seconds
+            self.redis,
+            max_token_ttl_seconds=settings.session_token_max_ttl_seconds,
+            deployment=deployment_of(settings.database_url),
         )
-        self.revoker = Revoker(store=store, records=RevocationRecords(self.engine))
+        records = RevocationRecords(self.engine)
+        self.revoker = Revoker(store=store, records=records)
         self.sessions = SessionService(
             tokens=AccessTokens(key=self.key, issuer=settings.session_issuer),
             store=store,
@@ -58,6 +68,7 @@ class RevocationApp:
                 identity_pb2_grpc.IdentityServiceStub(self._identity_channel),
                 cache_seconds=settings.user_status_cache_seconds,
             ),
+            restorer=RevocationRestorer(store=store, records=records),
             default_ttl_seconds=settings.session_token_ttl_seconds,
             max_ttl_seconds=settings.session_token_max_ttl_seconds,
             roles=UserRoles(

@@ -38,4 +38,6 @@ class RevocationRecord(Base):
 
     __table_args__ = (
         Index("ix_revocation_record_user", "org_id", "user_id", "occurred_at"),
+        # Read when Redis lost its data: the revocations of the last lifetime.
+        Index("ix_revocation_record_occurred", "occurred_at"),
     )

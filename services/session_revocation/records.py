@@ -6,7 +6,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -86,3 +86,21 @@ class RevocationRecords:
             )
             for row in rows
         ]
+
+    async def latest_since(self, cutoff: datetime) -> list[tuple[str, str, datetime]]:
+        """Return each user's latest revocation that occurred after `cutoff`."""
+        query = (
+            select(
+                RevocationRecord.org_id,
+                RevocationRecord.user_id,
+                func.max(RevocationRecord.occurred_at).label("occurred_at"),
+            )
+            .where(RevocationRecord.occurred_at > cutoff)
+            .group_by(RevocationRecord.org_id, RevocationRecord.user_id)
+        )
+        try:
+            async with self._engine.connect() as connection:
+                rows = list(await connection.execute(query))
+        except (SQLAlchemyError, OSError) as error:
+            raise StoreUnavailable("the revocation records are unavailable") from error
+        return [(str(row.org_id), str(row.user_id), row.occurred_at) for row in rows]

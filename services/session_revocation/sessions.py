@@ -2,7 +2,8 @@
 
 A token is active when it verifies (`tokens.py`), its id is not blocklisted,
 it was issued after its user's latest revocation, and the identity service
-still has its user as ACTIVE (`users.py`, briefly cached).
+still has its user as ACTIVE (`users.py`, briefly cached). When Redis lost
+the revocations, they are restored (`restore.py`) before a token is judged.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from services.session_revocation import metrics
 from services.session_revocation.errors import InvalidRequest, UserNotActive
+from services.session_revocation.restore import RevocationRestorer
 from services.session_revocation.revocations import parse_uuid
 from services.session_revocation.roles import UserRoles
 from services.session_revocation.store import SessionStore
@@ -44,6 +46,7 @@ class SessionService:
         default_ttl_seconds: int,
         max_ttl_seconds: int,
         roles: UserRoles | None = None,
+        restorer: RevocationRestorer | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -53,6 +56,7 @@ class SessionService:
         self._default_ttl = default_ttl_seconds
         self._max_ttl = max_ttl_seconds
         self._roles = roles
+        self._restorer = restorer
         self._clock = clock
         self._sleep = sleep
 
@@ -127,6 +131,13 @@ class SessionService:
         state = await self._store.token_state(
             org_id=claims.org, user_id=claims.sub, jti=claims.jti
         )
+        if not state.restored and self._restorer is not None:
+            # Redis lost its data: no token is judged before the revocation
+            # times are back, or a revoked one would pass.
+            await self._restorer.restore()
+            state = await self._store.token_state(
+                org_id=claims.org, user_id=claims.sub, jti=claims.jti
+            )
         # Issued at or before the latest revocation, whether or not the token
         # was recorded as live then.
         revoked_before = state.revoked_after is not None and (

@@ -11,10 +11,15 @@ one slot and the apply script touches one shard only.
 - `...:applied:<event_id>`: when a revocation event was applied, by which
   path, and how many tokens it blocklisted; a repeat of the event changes
   nothing.
+- `rvn:sess:restored:<deployment>`: set once the revocation times were
+  restored from PostgreSQL (`restore.py`). Its absence means this Redis lost
+  its data (a crash, a flush, a new server): revoked-after times are then
+  rebuilt before a token is judged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -56,6 +61,12 @@ redis.call('HSET', KEYS[3], 'completed_at', ARGV[2], 'tokens', revoked,
 redis.call('EXPIRE', KEYS[3], ARGV[4])
 return {1, ARGV[2], tostring(revoked), ARGV[6]}
 """
+# Raise a user's revoked-after time, never lower it; keep it while it matters.
+_RAISE_AFTER = """
+if tonumber(ARGV[1]) > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +75,17 @@ class TokenState:
 
     blocklisted: bool
     revoked_after: float | None
+    # False when Redis lost its data and the revocation times are not back yet.
+    restored: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedUser:
+    """A user's latest revocation, as PostgreSQL keeps it."""
+
+    org_id: str
+    user_id: str
+    revoked_after: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +109,20 @@ def _user_tag(org_id: str, user_id: str) -> str:
 class SessionStore:
     """Read and change the revocation state of users' tokens."""
 
-    def __init__(self, redis: Redis, *, max_token_ttl_seconds: int) -> None:
+    def __init__(
+        self, redis: Redis, *, max_token_ttl_seconds: int, deployment: str = "default"
+    ) -> None:
         self._redis = redis
         self._max_ttl = max_token_ttl_seconds
         self._apply = redis.register_script(_APPLY)
+        self._raise_after = redis.register_script(_RAISE_AFTER)
+        # Deployments sharing one Redis each restore their own users.
+        self._restored_key = f"{_PREFIX}:restored:{deployment}"
+
+    @property
+    def after_lifetime_seconds(self) -> int:
+        """How long a revoked-after time outlives its revocation."""
+        return self._max_ttl + _AFTER_MARGIN_SECONDS
 
     async def record_issued(
         self,
@@ -125,15 +157,43 @@ class SessionStore:
         """Return whether a token is blocklisted and its user's revoked-after time."""
         tag = _user_tag(org_id, user_id)
         try:
-            blocked, after = await self._redis.mget(
-                f"{tag}:block:{jti}", f"{tag}:after"
-            )
+            # One round trip; the marker lives in another slot than the user's.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.mget(f"{tag}:block:{jti}", f"{tag}:after")
+                pipe.exists(self._restored_key)
+                (blocked, after), restored = await pipe.execute()
         except RedisError as error:
             raise StoreUnavailable("the session store is unavailable") from error
         return TokenState(
             blocklisted=blocked is not None,
             revoked_after=None if after is None else float(after),
+            restored=bool(restored),
         )
+
+    async def is_restored(self) -> bool:
+        """Whether the revocation times were restored since Redis last lost them."""
+        try:
+            return bool(await self._redis.exists(self._restored_key))
+        except RedisError as error:
+            raise StoreUnavailable("the session store is unavailable") from error
+
+    async def restore(self, users: Sequence[RevokedUser], *, now: float) -> None:
+        """Put back each user's revoked-after time, then mark the store restored."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for user in users:
+                    left = user.revoked_after + self.after_lifetime_seconds - now
+                    if left < 1:
+                        continue
+                    await self._raise_after(
+                        keys=[f"{_user_tag(user.org_id, user.user_id)}:after"],
+                        args=[repr(user.revoked_after), int(left)],
+                        client=pipe,
+                    )
+                pipe.set(self._restored_key, repr(now))
+                await pipe.execute()
+        except RedisError as error:
+            raise StoreUnavailable("the session store is unavailable") from error
 
     async def apply(
         self,

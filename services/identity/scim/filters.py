@@ -34,7 +34,7 @@ from scim2_models.path import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from services.common.errors import InvalidFilter, InvalidValue
+from services.common.errors import InvalidFilter, InvalidValue, clipped
 from services.common.filter_values import check_compared_value
 from services.identity.models import User, UserStatus, fold_case
 from services.identity.scim import jsonb
@@ -89,7 +89,7 @@ def user_sort_key(sort_by: str, *, schema: ResourceSchema = USER_SCHEMA) -> SqlV
         node = None
     target = schema.resolve(node) if isinstance(node, AttrPath) else None
     if target is None or target.attribute is None:
-        raise InvalidValue(f"sortBy '{sort_by}' names no attribute of a User")
+        raise InvalidValue(f"sortBy '{clipped(sort_by)}' names no attribute of a User")
 
     column = _sort_column(target)
     if column is not None:
@@ -196,7 +196,7 @@ class _UserFilter(FilterVisitor[Predicate]):
         # schema is known, so an unknown name is a client mistake.
         target = self._schema.resolve(attr_path)
         if target is None or target.attribute is None:
-            raise InvalidFilter(f"'{attr_path}' is not an attribute of a User")
+            raise InvalidFilter(f"'{clipped(attr_path)}' is not an attribute of a User")
         return target
 
     def _array(self, target: Target) -> SqlValue:
@@ -232,7 +232,9 @@ class _ValueFilter(FilterVisitor[Predicate]):
     def _operand(self, attr_path: AttrPath) -> tuple[SqlValue, Attribute]:
         name = name_of(self._attribute)
         if attr_path.sub_attr is not None or attr_path.uri is not None:
-            raise InvalidFilter(f"'{attr_path}' is not a sub-attribute of '{name}'")
+            raise InvalidFilter(
+                f"'{clipped(attr_path)}' is not a sub-attribute of '{name}'"
+            )
         if not is_complex(self._attribute):
             # The values of a simple attribute are addressed as "value".
             if attr_path.attr.lower() != "value":

@@ -24,7 +24,7 @@ from scim2_models.path import (
     ValuePath,
 )
 
-from services.common.errors import ScimError
+from services.common.errors import ScimError, clipped
 from services.identity.scim.resource import coerce, parse_datetime
 from services.identity.scim.schema import is_complex, name_of, sub_attribute_of
 
@@ -185,7 +185,7 @@ def check_operand(
         if op in _SUBSTRING:
             raise error(f"'{op.value}' cannot compare the dateTime '{name}'")
         if parse_datetime(expected) is None:
-            raise error(f"'{expected}' is not an xsd:dateTime for '{name}'")
+            raise error(f"'{clipped(expected)}' is not an xsd:dateTime for '{name}'")
 
 
 def index_of_same(current: list[Any], item: Any, *, attribute: Attribute) -> int | None:
@@ -267,7 +267,7 @@ class _Matcher(FilterVisitor[bool]):
 
     def _operand(self, path: AttrPath) -> tuple[Any, Attribute]:
         if path.sub_attr is not None or path.uri is not None:
-            raise self._error(f"'{path}' is not a sub-attribute of a value")
+            raise self._error(f"'{clipped(path)}' is not a sub-attribute of a value")
         if not is_complex(self._attribute):
             # Simple values are addressed as "value", as in
             # schemas[value eq "urn:..."] (RFC 7644 §3.5.2.2).

@@ -20,6 +20,7 @@ from services.common.errors import (
     InvalidSyntax,
     InvalidValue,
     NoTarget,
+    quoted,
 )
 from services.common.errors import Mutability as MutabilityError
 from services.identity.scim.matching import (
@@ -115,7 +116,9 @@ def _read_operations(body: object) -> list[_Operation]:
         # Entra sends "Add", "Replace" and "Remove".
         op = fields.get("op")
         if not isinstance(op, str) or op.lower() not in _OPS:
-            raise InvalidSyntax(f"'op' must be add, remove or replace, not {op!r}")
+            raise InvalidSyntax(
+                f"'op' must be add, remove or replace, not {quoted(op)}"
+            )
         path = fields.get("path")
         if path is not None and not isinstance(path, str):
             raise InvalidSyntax("'path' must be a string")
@@ -184,10 +187,23 @@ class _Patcher:
             raise InvalidValue(f"a path-less {operation.op} needs an object value")
         for key, value in operation.value.items():
             target = self._schema.resolve_name(str(key))
-            if target is None or self._skipped_in_value(target, value):
-                continue
-            if self._allowed(target, path=str(key)):
+            if target is None:
+                self._apply_keyed_filter(operation.op, str(key), value)
+            elif not self._skipped_in_value(target, value) and self._allowed(
+                target, path=str(key)
+            ):
                 self._dispatch(operation.op, PatchPath(target), value)
+
+    def _apply_keyed_filter(self, op: str, key: str, value: Any) -> None:
+        # Entra also keys a path-less value by a value path, as in
+        # {"emails[type eq \"work\"].value": "..."}: the key is then the path
+        # of the write. Any other key the schema does not define is left out
+        # (RFC 7644 §3.3); a filter the IdP meant to write through is not.
+        if "[" not in key:
+            return
+        location = parse_patch_path(key, schema=self._schema)
+        if self._allowed(location.target, path=key):
+            self._dispatch(op, location, value)
 
     def _skipped_in_value(self, target: Target, value: Any) -> bool:
         if target.extension is not None or target.attribute is None:

@@ -70,13 +70,14 @@ def normalize_user(
     `schemas` lists the core schema plus the extensions that hold data.
 
     Raises:
-        InvalidSyntax: the body is not a JSON object.
+        InvalidSyntax: the body is not a JSON object, or its `schemas` does
+            not list the core User schema.
         InvalidValue: a value has the wrong type, `userName` is missing or
             blank, or more than one value of an attribute is primary.
     """
     if not isinstance(payload, Mapping):
         raise InvalidSyntax("a User must be a JSON object")
-    _check_schemas_value(payload)
+    _check_schemas_value(payload, core_urn=schema.core_urn)
 
     resource: dict[str, Any] = {}
     for key, value in payload.items():
@@ -396,13 +397,18 @@ def parse_datetime(text: str) -> datetime | None:
     return moment
 
 
-def _check_schemas_value(payload: Mapping[str, Any]) -> None:
+def _check_schemas_value(payload: Mapping[str, Any], *, core_urn: str) -> None:
     for key, value in payload.items():
         if isinstance(key, str) and key.lower() == "schemas":
             if not isinstance(value, list) or not all(
                 isinstance(urn, str) for urn in value
             ):
                 raise InvalidValue("'schemas' must be an array of schema URNs")
+            # RFC 7643 §3: `schemas` names the resource's core schema. A body
+            # that names others only (a Group sent to /Users) is another
+            # resource; one without `schemas` asserts nothing and is read.
+            if value and core_urn.lower() not in {urn.lower() for urn in value}:
+                raise InvalidSyntax(f"'schemas' must list '{core_urn}'")
 
 
 def _coerce_complex(attribute: Attribute, value: Any, *, where: str) -> Any:

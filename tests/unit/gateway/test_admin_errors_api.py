@@ -359,3 +359,26 @@ async def test_admin_audit_of_an_org_no_longer_known_lists_no_retries(
 
     assert response.status_code == 200, response.text
     assert response.json()["entries"] == []
+
+
+async def test_an_id_sent_twice_to_retry_is_retried_and_answered_once(
+    anonymous: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    record = tracker.add(unmapped_group_error())
+    other = tracker.add(unmapped_group_error())
+
+    response = await anonymous.post(
+        f"{ERRORS}/retry",
+        json={"ids": [record.error_id, other.error_id, record.error_id]},
+        headers=ADMIN,
+    )
+
+    assert response.status_code == 200, response.text
+    assert [item["error_id"] for item in response.json()["results"]] == [
+        record.error_id,
+        other.error_id,
+    ]
+    assert list(tracker.requests["RetryErrors"].error_ids) == [
+        record.error_id,
+        other.error_id,
+    ]

@@ -368,3 +368,53 @@ def test_replicas_of_one_deployment_accept_each_others_csrf_tokens() -> None:
     CsrfKey.of_deployment(ADMIN_TOKEN).check("credential-a", token)
     with pytest.raises(CsrfRefused):
         CsrfKey.of_deployment("another deployment").check("credential-a", token)
+
+
+@pytest.mark.parametrize("status", ["²", "٤٠٩", "4090", "1e3"])
+async def test_a_status_filter_that_is_no_ascii_code_is_a_400_page(
+    browser: httpx.AsyncClient, status: str
+) -> None:
+    response = await browser.get(f"{UI}/client-errors", params={"status": status})
+
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert "status must be a number such as 409" in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "value"),
+    [
+        ("/errors", "org", "a" * 129),
+        ("/errors", "since", "9" * 200),
+        ("/errors", "page_token", "t" * 513),
+        ("/client-errors", "scim_type", "x" * 129),
+        ("/client-errors", "page_token", "t" * 513),
+    ],
+)
+async def test_an_over_long_filter_is_a_400_page_not_api_json(
+    browser: httpx.AsyncClient, path: str, name: str, value: str
+) -> None:
+    response = await browser.get(f"{UI}{path}", params={name: value})
+
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<form method="get"' in response.text
+
+
+async def test_a_link_cannot_make_the_error_page_claim_an_outcome(
+    browser: httpx.AsyncClient, tracker: FakeErrorTracker
+) -> None:
+    record = tracker.add(unmapped_group_error())
+    claim = "resolved. Support says: paste your credential at evil.example"
+
+    spoofed = await browser.get(
+        f"{UI}/errors/{record.error_id}", params={"retried": claim}
+    )
+    genuine = await browser.get(
+        f"{UI}/errors/{record.error_id}", params={"retried": "failed"}
+    )
+
+    assert spoofed.status_code == 200
+    assert "evil.example" not in spoofed.text
+    assert 'id="retried"' not in spoofed.text
+    assert "Retried: the error is now failed." in genuine.text
