@@ -29,7 +29,7 @@ from gateway.error_views import org_names
 from gateway.group_mapping import GroupMapping
 from gateway.identity import Identity
 from gateway.identity_admin import IdentityAdmin
-from services.common.errors import NotFound
+from services.common.errors import InvalidValue
 
 RETRY_ERROR = "RETRY_ERROR"
 # Role mappings, kept in the group-mapping service's audit trail.
@@ -132,11 +132,18 @@ async def list_admin_audit(
     org_id = await _org_id(identity, org)
     rows: list[tuple[tuple[int, int], dict[str, Any]]] = []
     if action not in (RETRY_ERROR, *ROLE_ACTIONS):
-        entries = await admin.list_admin_audit(
-            org_name=org, action=action, limit=limit, before=moment
-        )
+        try:
+            entries = await admin.list_admin_audit(
+                org_name=org, action=action, limit=limit, before=moment
+            )
+        except InvalidValue as error:
+            if "action" not in error.detail:
+                raise
+            # The identity service names its own actions only.
+            others = ", ".join((RETRY_ERROR, *ROLE_ACTIONS))
+            raise InvalidValue(f"{error.detail}, or one of {others}") from error
         rows += [(_moment(entry.occurred_at), entry_json(entry)) for entry in entries]
-    if org_id is not None and action in ("", RETRY_ERROR):
+    if action in ("", RETRY_ERROR):
         retries = await tracker.list_admin_retries(
             org_id=org_id, limit=limit, before=moment
         )
@@ -146,7 +153,7 @@ async def list_admin_audit(
                 (_moment(retry.attempt.finished_at), retry_json(retry, names))
                 for retry in retries
             ]
-    if org_id is not None and action in ("", *ROLE_ACTIONS):
+    if action in ("", *ROLE_ACTIONS):
         changes = await groups.list_role_mapping_changes(
             org_id=org_id, action=action, limit=limit, before=timestamp(moment)
         )
@@ -167,13 +174,8 @@ async def list_admin_audit(
     return admin_response({"entries": [entry for _, entry in rows[:limit]]})
 
 
-async def _org_id(identity: Any, org: str) -> str | None:
-    """Return the id of the org named; "" for every org; None for no org now."""
+async def _org_id(identity: Any, org: str) -> str:
+    """Return the id of the org named, "" for every org; 404 for an unknown one."""
     if not org.strip():
         return ""
-    try:
-        return str((await identity.get_org(name=org.strip())).org_id)
-    except NotFound:
-        # A name no org has now (a typo, a removed org): only identity's own
-        # rows may still name it.
-        return None
+    return str((await identity.get_org(name=org.strip())).org_id)

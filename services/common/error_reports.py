@@ -21,11 +21,13 @@ Any process of the stack (the gateway included) keeps one `ErrorReporter`:
     await reporter.close()
 
 `report` and `resolve` return at once: the message waits in a bounded
-in-memory queue, and a background task sends it, retrying with backoff while
-the error tracker is unreachable. A full queue, or retries that run out, drop
-the message with a warning; the failure itself is still in the caller's log.
-With no `error_tracker_addr` configured, nothing is sent. Call them from
-inside a running event loop.
+in-memory queue, and a background task sends it, retrying with backoff for
+as long as the error tracker is unreachable and the process lives. A message
+that cannot be delivered (the queue is full, the tracker refuses it, or the
+process stops first) is written whole, as JSON, to the log line that says
+so, and counted in `rivane_error_reports_dropped_total`: it can be read back
+from the log rather than being lost silently. With no `error_tracker_addr`
+configured, nothing is sent. Call them from inside a running event loop.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception,
     stop_after_delay,
+    stop_never,
     wait_exponential,
 )
 
@@ -60,8 +63,6 @@ REPORTS_DROPPED = Counter(
     ["why"],
 )
 
-# A report that cannot be sent in this long is given up.
-_GIVE_UP_SECONDS = 120.0
 _CALL_TIMEOUT = 5.0
 _RETRYABLE = frozenset(
     {
@@ -87,6 +88,17 @@ def operation(
     )
 
 
+def _give_up(message: Outgoing, *, why: str, cause: str) -> None:
+    """Count a message not delivered and log it whole, to be read back."""
+    REPORTS_DROPPED.labels(why=why).inc()
+    logger.error(
+        "%s not delivered to the error tracker (%s); it follows as JSON: %s",
+        type(message).__name__,
+        cause,
+        json_format.MessageToJson(message, indent=None),
+    )
+
+
 def _retryable(error: BaseException) -> bool:
     return isinstance(error, grpc.aio.AioRpcError) and error.code() in _RETRYABLE
 
@@ -105,15 +117,20 @@ class ErrorReporter:
         *,
         source: str,
         queue_size: int = 1000,
-        give_up_seconds: float = _GIVE_UP_SECONDS,
+        give_up_seconds: float | None = None,
     ) -> None:
-        """Report to the error tracker at `address`; an empty one sends nothing."""
+        """Report to the error tracker at `address`; an empty one sends nothing.
+
+        `give_up_seconds`, when given, bounds how long one message is retried;
+        by default it is retried until the process stops.
+        """
         self._address = address
         self._source = source
         self._give_up = give_up_seconds
         self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=queue_size)
         self._channel: grpc.aio.Channel | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._sending: Outgoing | None = None
 
     @classmethod
     def from_settings(cls, settings: StackSettings, *, source: str) -> ErrorReporter:
@@ -182,6 +199,14 @@ class ErrorReporter:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
+        # The one in flight when the worker stopped, then those still waiting.
+        left = [self._sending] if self._sending is not None else []
+        self._sending = None
+        while not self._queue.empty():
+            left.append(self._queue.get_nowait())
+            self._queue.task_done()
+        for message in left:
+            _give_up(message, why="stopped", cause="the process stopped first")
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
@@ -192,11 +217,7 @@ class ErrorReporter:
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
-            REPORTS_DROPPED.labels(why="queue_full").inc()
-            logger.warning(
-                "error tracker queue is full; dropping a %s",
-                type(message).__name__,
-            )
+            _give_up(message, why="queue_full", cause="its queue is full")
             return
         if self._worker is None or self._worker.done():
             try:
@@ -209,17 +230,16 @@ class ErrorReporter:
     async def _drain(self) -> None:
         while True:
             message = await self._queue.get()
+            self._sending = message
             try:
                 await self._send(message)
+                self._sending = None
             except asyncio.CancelledError:
+                # Still `_sending`: `close` logs it with those left waiting.
                 raise
             except Exception as error:
-                REPORTS_DROPPED.labels(why="unreachable").inc()
-                logger.warning(
-                    "could not send a %s to the error tracker (%s); dropping it",
-                    type(message).__name__,
-                    error,
-                )
+                self._sending = None
+                _give_up(message, why="unreachable", cause=str(error))
             finally:
                 self._queue.task_done()
 
@@ -228,7 +248,9 @@ class ErrorReporter:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_retryable),
             wait=wait_exponential(multiplier=0.5, max=10),
-            stop=stop_after_delay(self._give_up),
+            stop=(
+                stop_never if self._give_up is None else stop_after_delay(self._give_up)
+            ),
             reraise=True,
         ):
             with attempt:

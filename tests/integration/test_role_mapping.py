@@ -280,6 +280,7 @@ async def test_role_mappings_set_and_removed_are_in_the_admin_audit_log(
         only_unmaps = await client.get(
             "/admin/audit", params={"org": scim_org.name, "action": "UNMAP_ROLE"}
         )
+        unknown = await client.get("/admin/audit", params={"action": "MAP_ROLES"})
 
     assert (mapped.status_code, again.status_code, removed.status_code) == (
         201,
@@ -308,3 +309,6 @@ async def test_role_mappings_set_and_removed_are_in_the_admin_audit_log(
     assert role_entries[0]["actor"] == token_entry["actor"]
     assert role_entries[0]["actor"]["name"]
     assert [e["action"] for e in only_unmaps.json()["entries"]] == ["UNMAP_ROLE"]
+    assert unknown.status_code == 400
+    assert "CREATE_TOKEN" in unknown.json()["detail"]
+    assert "MAP_ROLE" in unknown.json()["detail"]

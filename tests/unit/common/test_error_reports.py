@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 
 import grpc
@@ -90,3 +92,27 @@ async def test_reporter_drops_with_a_warning_when_its_queue_is_full(
         _report(reporter, "k3")
     await reporter.close(seconds=0.1)
     assert any("queue is full" in record.message for record in caplog.records)
+
+
+async def test_reports_not_delivered_before_close_are_logged_whole(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Nothing listens there: the reporter keeps retrying until it is closed.
+    reporter = ErrorReporter(f"127.0.0.1:{free_port()}", source="identity")
+    with caplog.at_level(logging.ERROR, logger="services.common.error_reports"):
+        _report(reporter, "k1")
+        _report(reporter, "k2")
+        await asyncio.sleep(0.3)
+        await reporter.close(seconds=0.2)
+
+    logged = [
+        record.getMessage()
+        for record in caplog.records
+        if "not delivered to the error tracker" in record.getMessage()
+    ]
+    assert len(logged) == 2, logged
+    documents = [json.loads(line.split("as JSON: ", 1)[1]) for line in logged]
+    assert [document["dedupKey"] for document in documents] == ["k1", "k2"]
+    assert documents[0]["subjectId"] == "u1"
+    assert documents[0]["operation"]["target"] == "identity"
+    assert all("the process stopped first" in line for line in logged)
