@@ -46,7 +46,9 @@ def parse_object(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         raise InvalidSyntax("request body is empty")
     try:
-        text = raw.decode("utf-8")
+        # RFC 8259 §8.1: a parser may ignore a byte order mark, and some
+        # clients (.NET's among them) send one.
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidSyntax("request body is not valid UTF-8") from exc
     return load_object(text, what="request body")

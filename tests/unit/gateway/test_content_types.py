@@ -41,6 +41,19 @@ async def test_body_without_content_type_is_read_as_json(
     assert response.status_code == 201
 
 
+async def test_a_body_starting_with_a_byte_order_mark_is_read(
+    client: httpx.AsyncClient, fake_identity: FakeIdentity
+) -> None:
+    response = await client.post(
+        f"{SCIM}/Users",
+        content=b"\xef\xbb\xbf" + BODY,
+        headers={"Content-Type": "application/scim+json"},
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["userName"] == user_body()["userName"]
+
+
 @pytest.mark.parametrize(
     "content_type",
     ["text/plain", "application/xml", "application/scim+json; charset=iso-8859-1"],
