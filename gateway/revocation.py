@@ -62,6 +62,7 @@ class TokenCheck:
     iss: str = ""
     iat: int = 0
     exp: int = 0
+    roles: tuple[str, ...] = ()
 
 
 class RevocationClient:
@@ -104,6 +105,7 @@ class RevocationClient:
             iss=claims.iss,
             iat=claims.issued_at.seconds,
             exp=claims.expires_at.seconds,
+            roles=tuple(claims.roles),
         )
 
     async def jwks(self) -> dict[str, Any]:

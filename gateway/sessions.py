@@ -125,6 +125,7 @@ async def introspect(
             "iss": check.iss,
             "iat": check.iat,
             "exp": check.exp,
+            "roles": list(check.roles),
         },
         headers=NO_STORE,
     )

@@ -85,6 +85,7 @@ def _claims(claims: Claims) -> pb.TokenClaims:
         iss=claims.iss,
         issued_at=_timestamp(claims.iat),
         expires_at=_timestamp(claims.exp),
+        roles=list(claims.roles),
     )
 
 

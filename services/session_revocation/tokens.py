@@ -46,6 +46,8 @@ class Claims:
     jti: str
     iat: int
     exp: int
+    # The user's Rivane roles when the token was issued.
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ class AccessTokens:
             jti=str(uuid.uuid4()),
             iat=issued_at,
             exp=issued_at + ttl_seconds,
+            roles=tuple(roles),
         )
         token = jwt.encode(
             {
@@ -109,7 +112,7 @@ class AccessTokens:
                 "jti": claims.jti,
                 "iat": claims.iat,
                 "exp": claims.exp,
-                "roles": list(roles),
+                "roles": list(claims.roles),
             },
             self._key.private_key,
             algorithm=ALGORITHM,
@@ -168,8 +171,18 @@ def _claims(payload: dict[str, object]) -> Claims | None:
         return None
     if not (_numeric_date(iat) and _numeric_date(exp)):
         return None
+    roles = payload.get("roles", [])
+    # Tokens we sign carry a list of role ids; anything else is not ours.
+    if not (isinstance(roles, list) and all(_text(role) for role in roles)):
+        return None
     return Claims(
-        iss=iss, sub=sub, org=org, jti=jti, iat=math.floor(iat), exp=math.floor(exp)
+        iss=iss,
+        sub=sub,
+        org=org,
+        jti=jti,
+        iat=math.floor(iat),
+        exp=math.floor(exp),
+        roles=tuple(roles),
     )
 
 

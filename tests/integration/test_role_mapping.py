@@ -248,9 +248,15 @@ async def test_issued_access_tokens_carry_the_roles(
             "/sessions", json={"org_id": str(scim_org.org_id), "user_id": user}
         )
         jwks = (await client.get("/.well-known/jwks.json")).json()
+        introspected = await client.post(
+            "/oauth2/introspect", data={"token": issued.json()["access_token"]}
+        )
 
     assert issued.status_code == 201, issued.text
     token = issued.json()["access_token"]
+    # Introspection tells a Rivane service the same roles the token carries.
+    assert introspected.json()["active"] is True
+    assert introspected.json()["roles"] == sorted([role, "staff"])
     key = jwt.PyJWKSet.from_dict(jwks)[jwt.get_unverified_header(token)["kid"]]
     claims = jwt.decode(token, key.key, algorithms=["ES256"], issuer="rivane")
     assert claims["sub"] == user

@@ -78,6 +78,7 @@ class FakeRevocation(session_revocation_pb2_grpc.SessionRevocationServiceService
                 iss="rivane",
                 issued_at=_stamp(1_800_000_000),
                 expires_at=_stamp(1_800_000_900),
+                roles=["finance.approver", "staff"],
             ),
         )
 
@@ -179,6 +180,7 @@ async def test_an_active_token_is_introspected_with_rfc_7662_fields(
         "iss": "rivane",
         "iat": 1_800_000_000,
         "exp": 1_800_000_900,
+        "roles": ["finance.approver", "staff"],
     }
     assert fake_revocation.requests["CheckToken"].token == JWT
 

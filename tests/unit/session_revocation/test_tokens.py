@@ -161,7 +161,14 @@ def test_a_token_without_a_required_claim_is_refused(
 
 
 @pytest.mark.parametrize(
-    "changes", [{"iss": "someone-else"}, {"org": 42}, {"exp": "tomorrow"}]
+    "changes",
+    [
+        {"iss": "someone-else"},
+        {"org": 42},
+        {"exp": "tomorrow"},
+        {"roles": "admin"},
+        {"roles": ["admin", 7]},
+    ],
 )
 def test_claims_of_the_wrong_issuer_or_type_are_refused(
     key: SigningKey, tokens: AccessTokens, changes: dict[str, Any]
@@ -189,3 +196,21 @@ def test_a_token_issued_in_the_future_is_refused(
     )
 
     assert tokens.verify(token, now=NOW).reason == Reason.MALFORMED
+
+
+def test_a_verified_token_tells_the_roles_it_was_issued_with(
+    tokens: AccessTokens,
+) -> None:
+    signed = tokens.sign(
+        org_id="org-1",
+        user_id="user-1",
+        issued_at=int(NOW),
+        ttl_seconds=60,
+        roles=["finance.approver", "staff"],
+    )
+
+    verified = tokens.verify(signed.token, now=NOW)
+
+    assert verified.active
+    assert verified.claims is not None
+    assert verified.claims.roles == ("finance.approver", "staff")

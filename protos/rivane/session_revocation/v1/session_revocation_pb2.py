@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n<protos/rivane/session_revocation/v1/session_revocation.proto\x12\x1crivane.session_revocation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n\x11IssueTokenRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x05\"\x8f\x01\n\x12IssueTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0b\n\x03jti\x18\x02 \x01(\t\x12-\n\tissued_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\"\n\x11\x43heckTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\xa0\x01\n\x0bTokenClaims\x12\x0b\n\x03sub\x18\x01 \x01(\t\x12\x0b\n\x03org\x18\x02 \x01(\t\x12\x0b\n\x03jti\x18\x03 \x01(\t\x12\x0b\n\x03iss\x18\x04 \x01(\t\x12-\n\tissued_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9d\x01\n\x12\x43heckTokenResponse\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12<\n\x06reason\x18\x02 \x01(\x0e\x32,.rivane.session_revocation.v1.InactiveReason\x12\x39\n\x06\x63laims\x18\x03 \x01(\x0b\x32).rivane.session_revocation.v1.TokenClaims\"\xd4\x01\n\x11RevokeUserRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x37\n\x13request_received_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\x12RevokeUserResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\x16\n\x0etokens_revoked\x18\x02 \x01(\x05\x12\x30\n\x0c\x63ompleted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x10\n\x0eGetJwksRequest\"$\n\x0fGetJwksResponse\x12\x11\n\tjwks_json\x18\x01 \x01(\t\"9\n\x16ListRevocationsRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"\xbb\x02\n\nRevocation\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x37\n\x13request_received_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlatency_ms\x18\n \x01(\x03\x12\x16\n\x0etokens_revoked\x18\x0b \x01(\x05\"X\n\x17ListRevocationsResponse\x12=\n\x0brevocations\x18\x01 \x03(\x0b\x32(.rivane.session_revocation.v1.Revocation*\xd2\x01\n\x0eInactiveReason\x12\x1f\n\x1bINACTIVE_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19INACTIVE_REASON_MALFORMED\x10\x01\x12!\n\x1dINACTIVE_REASON_BAD_SIGNATURE\x10\x02\x12\x1b\n\x17INACTIVE_REASON_EXPIRED\x10\x03\x12\x1b\n\x17INACTIVE_REASON_REVOKED\x10\x04\x12#\n\x1fINACTIVE_REASON_USER_NOT_ACTIVE\x10\x05\x32\xd5\x04\n\x18SessionRevocationService\x12o\n\nIssueToken\x12/.rivane.session_revocation.v1.IssueTokenRequest\x1a\x30.rivane.session_revocation.v1.IssueTokenResponse\x12o\n\nCheckToken\x12/.rivane.session_revocation.v1.CheckTokenRequest\x1a\x30.rivane.session_revocation.v1.CheckTokenResponse\x12o\n\nRevokeUser\x12/.rivane.session_revocation.v1.RevokeUserRequest\x1a\x30.rivane.session_revocation.v1.RevokeUserResponse\x12\x66\n\x07GetJwks\x12,.rivane.session_revocation.v1.GetJwksRequest\x1a-.rivane.session_revocation.v1.GetJwksResponse\x12~\n\x0fListRevocations\x12\x34.rivane.session_revocation.v1.ListRevocationsRequest\x1a\x35.rivane.session_revocation.v1.ListRevocationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n<protos/rivane/session_revocation/v1/session_revocation.proto\x12\x1crivane.session_revocation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n\x11IssueTokenRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x05\"\x8f\x01\n\x12IssueTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0b\n\x03jti\x18\x02 \x01(\t\x12-\n\tissued_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\"\n\x11\x43heckTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\xaf\x01\n\x0bTokenClaims\x12\x0b\n\x03sub\x18\x01 \x01(\t\x12\x0b\n\x03org\x18\x02 \x01(\t\x12\x0b\n\x03jti\x18\x03 \x01(\t\x12\x0b\n\x03iss\x18\x04 \x01(\t\x12-\n\tissued_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05roles\x18\x07 \x03(\t\"\x9d\x01\n\x12\x43heckTokenResponse\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12<\n\x06reason\x18\x02 \x01(\x0e\x32,.rivane.session_revocation.v1.InactiveReason\x12\x39\n\x06\x63laims\x18\x03 \x01(\x0b\x32).rivane.session_revocation.v1.TokenClaims\"\xd4\x01\n\x11RevokeUserRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x37\n\x13request_received_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\x12RevokeUserResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\x16\n\x0etokens_revoked\x18\x02 \x01(\x05\x12\x30\n\x0c\x63ompleted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x10\n\x0eGetJwksRequest\"$\n\x0fGetJwksResponse\x12\x11\n\tjwks_json\x18\x01 \x01(\t\"9\n\x16ListRevocationsRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"\xbb\x02\n\nRevocation\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x37\n\x13request_received_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlatency_ms\x18\n \x01(\x03\x12\x16\n\x0etokens_revoked\x18\x0b \x01(\x05\"X\n\x17ListRevocationsResponse\x12=\n\x0brevocations\x18\x01 \x03(\x0b\x32(.rivane.session_revocation.v1.Revocation*\xd2\x01\n\x0eInactiveReason\x12\x1f\n\x1bINACTIVE_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19INACTIVE_REASON_MALFORMED\x10\x01\x12!\n\x1dINACTIVE_REASON_BAD_SIGNATURE\x10\x02\x12\x1b\n\x17INACTIVE_REASON_EXPIRED\x10\x03\x12\x1b\n\x17INACTIVE_REASON_REVOKED\x10\x04\x12#\n\x1fINACTIVE_REASON_USER_NOT_ACTIVE\x10\x05\x32\xd5\x04\n\x18SessionRevocationService\x12o\n\nIssueToken\x12/.rivane.session_revocation.v1.IssueTokenRequest\x1a\x30.rivane.session_revocation.v1.IssueTokenResponse\x12o\n\nCheckToken\x12/.rivane.session_revocation.v1.CheckTokenRequest\x1a\x30.rivane.session_revocation.v1.CheckTokenResponse\x12o\n\nRevokeUser\x12/.rivane.session_revocation.v1.RevokeUserRequest\x1a\x30.rivane.session_revocation.v1.RevokeUserResponse\x12\x66\n\x07GetJwks\x12,.rivane.session_revocation.v1.GetJwksRequest\x1a-.rivane.session_revocation.v1.GetJwksResponse\x12~\n\x0fListRevocations\x12\x34.rivane.session_revocation.v1.ListRevocationsRequest\x1a\x35.rivane.session_revocation.v1.ListRevocationsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.rivane.session_revocation.v1.session_revocation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INACTIVEREASON']._serialized_start=1559
-  _globals['_INACTIVEREASON']._serialized_end=1769
+  _globals['_INACTIVEREASON']._serialized_start=1574
+  _globals['_INACTIVEREASON']._serialized_end=1784
   _globals['_ISSUETOKENREQUEST']._serialized_start=127
   _globals['_ISSUETOKENREQUEST']._serialized_end=200
   _globals['_ISSUETOKENRESPONSE']._serialized_start=203
@@ -41,23 +41,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKTOKENREQUEST']._serialized_start=348
   _globals['_CHECKTOKENREQUEST']._serialized_end=382
   _globals['_TOKENCLAIMS']._serialized_start=385
-  _globals['_TOKENCLAIMS']._serialized_end=545
-  _globals['_CHECKTOKENRESPONSE']._serialized_start=548
-  _globals['_CHECKTOKENRESPONSE']._serialized_end=705
-  _globals['_REVOKEUSERREQUEST']._serialized_start=708
-  _globals['_REVOKEUSERREQUEST']._serialized_end=920
-  _globals['_REVOKEUSERRESPONSE']._serialized_start=922
-  _globals['_REVOKEUSERRESPONSE']._serialized_end=1033
-  _globals['_GETJWKSREQUEST']._serialized_start=1035
-  _globals['_GETJWKSREQUEST']._serialized_end=1051
-  _globals['_GETJWKSRESPONSE']._serialized_start=1053
-  _globals['_GETJWKSRESPONSE']._serialized_end=1089
-  _globals['_LISTREVOCATIONSREQUEST']._serialized_start=1091
-  _globals['_LISTREVOCATIONSREQUEST']._serialized_end=1148
-  _globals['_REVOCATION']._serialized_start=1151
-  _globals['_REVOCATION']._serialized_end=1466
-  _globals['_LISTREVOCATIONSRESPONSE']._serialized_start=1468
-  _globals['_LISTREVOCATIONSRESPONSE']._serialized_end=1556
-  _globals['_SESSIONREVOCATIONSERVICE']._serialized_start=1772
-  _globals['_SESSIONREVOCATIONSERVICE']._serialized_end=2369
+  _globals['_TOKENCLAIMS']._serialized_end=560
+  _globals['_CHECKTOKENRESPONSE']._serialized_start=563
+  _globals['_CHECKTOKENRESPONSE']._serialized_end=720
+  _globals['_REVOKEUSERREQUEST']._serialized_start=723
+  _globals['_REVOKEUSERREQUEST']._serialized_end=935
+  _globals['_REVOKEUSERRESPONSE']._serialized_start=937
+  _globals['_REVOKEUSERRESPONSE']._serialized_end=1048
+  _globals['_GETJWKSREQUEST']._serialized_start=1050
+  _globals['_GETJWKSREQUEST']._serialized_end=1066
+  _globals['_GETJWKSRESPONSE']._serialized_start=1068
+  _globals['_GETJWKSRESPONSE']._serialized_end=1104
+  _globals['_LISTREVOCATIONSREQUEST']._serialized_start=1106
+  _globals['_LISTREVOCATIONSREQUEST']._serialized_end=1163
+  _globals['_REVOCATION']._serialized_start=1166
+  _globals['_REVOCATION']._serialized_end=1481
+  _globals['_LISTREVOCATIONSRESPONSE']._serialized_start=1483
+  _globals['_LISTREVOCATIONSRESPONSE']._serialized_end=1571
+  _globals['_SESSIONREVOCATIONSERVICE']._serialized_start=1787
+  _globals['_SESSIONREVOCATIONSERVICE']._serialized_end=2384
 # @@protoc_insertion_point(module_scope)

@@ -151,6 +151,7 @@ class TokenClaims(_message.Message):
     ISS_FIELD_NUMBER: _builtins.int
     ISSUED_AT_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    ROLES_FIELD_NUMBER: _builtins.int
     sub: _builtins.str
     """User id."""
     org: _builtins.str
@@ -161,6 +162,10 @@ class TokenClaims(_message.Message):
     def issued_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The user's Rivane roles when the token was issued (its `roles` claim)."""
+
     def __init__(
         self,
         *,
@@ -170,10 +175,11 @@ class TokenClaims(_message.Message):
         iss: _builtins.str = ...,
         issued_at: _timestamp_pb2.Timestamp | None = ...,
         expires_at: _timestamp_pb2.Timestamp | None = ...,
+        roles: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "issued_at", b"issued_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "iss", b"iss", "issued_at", b"issued_at", "jti", b"jti", "org", b"org", "sub", b"sub"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "iss", b"iss", "issued_at", b"issued_at", "jti", b"jti", "org", b"org", "roles", b"roles", "sub", b"sub"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
