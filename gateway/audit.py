@@ -17,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from gateway.admin import require_admin
 from gateway.identity import Identity
 from gateway.revocation import Revocation
+from services.common.errors import NotFound, clipped
 
 router = APIRouter(
     prefix="/admin", tags=["Admin"], dependencies=[Depends(require_admin)]
@@ -43,6 +44,8 @@ async def user_audit(
 ) -> JSONResponse:
     """Return every change of a user, deprovisioned or not, with its chain.
 
+    A user the org never had is a 404.
+
     Each entry has the request's arrival, the state change, the event's
     publication, and for a deactivation or deletion the revocation of the
     user's tokens: when it completed, by which path (`direct` or `kafka`),
@@ -50,6 +53,10 @@ async def user_audit(
     """
     found = await identity.get_org(name=org)
     entries = await identity.list_user_audit(org_id=found.org_id, user_id=user_id)
+    if not entries:
+        # Every user of the org has at least its provisioning row: an empty
+        # chain would read as "nothing happened" for an id it never had.
+        raise NotFound(f"User {clipped(user_id)} not found in org {org!r}")
     revocations = {
         r.event_id: r
         for r in await revocation.list_revocations(org_id=found.org_id, user_id=user_id)

@@ -52,6 +52,8 @@ class Operation:
     references: frozenset[str] = frozenset()
     # Why it fails without running, when it does.
     error: ScimError | None = None
+    # Names it alone among the operations of the request, for the error log.
+    report_key: str = ""
 
     @property
     def creates_user(self) -> bool:
@@ -100,6 +102,7 @@ def parse_bulk_request(body: Mapping[str, Any], *, max_operations: int) -> BulkR
     operations = [
         parse_operation(index, raw) for index, raw in enumerate(raw_operations)
     ]
+    _name_for_reports(operations)
     request = BulkRequest(operations=operations, fail_on_errors=fail_on_errors)
     request.defined = _define_bulk_ids(operations)
     _refuse_unknown_references(operations, request.defined)
@@ -136,6 +139,10 @@ def _fill(operation: Operation, raw: dict[str, Any]) -> None:
     path = raw.get("path")
     if not isinstance(path, str):
         raise InvalidValue("path is required, e.g. /Users or /Users/{id}")
+    if "?" in path or "#" in path:
+        # RFC 7644 §3.7: the path names a resource; a query or fragment
+        # would otherwise end up in the id and answer 404 for the wrong reason.
+        raise InvalidValue(f"path {path!r} must not carry a query or fragment")
     endpoint, _, resource_id = path.strip("/").partition("/")
     if endpoint not in ENDPOINTS or "/" in resource_id:
         raise InvalidValue(f"path {path!r} names no Users or Groups resource")
@@ -156,7 +163,9 @@ def _fill(operation: Operation, raw: dict[str, Any]) -> None:
             raise InvalidValue('version must be an ETag, as W/"<version>"')
         operation.expected_version = parse_if_match(version)
 
-    data = raw.get("data")
+    # A DELETE has no data (RFC 7644 §3.7): whatever it sends is not used, so
+    # neither does it reference anything nor wait for anything.
+    data = raw.get("data") if operation.method != "DELETE" else None
     if operation.method != "DELETE":
         if not isinstance(data, dict):
             raise InvalidValue(f"{operation.method} needs data, a JSON object")
@@ -189,6 +198,20 @@ def references_in(value: Any) -> set[str]:
             elif isinstance(inner, dict | list):
                 pending.append(inner)
     return found
+
+
+def _name_for_reports(operations: list[Operation]) -> None:
+    """Give each operation a key no other operation of the request has.
+
+    Its bulkId, or its index when it has none. A bulkId may repeat (on a
+    PUT, on a refused POST) or read as another operation's index; when any
+    two keys meet, every key is prefixed with its operation's index.
+    """
+    keys = [op.bulk_id or str(op.index) for op in operations]
+    if len(set(keys)) < len(keys):
+        keys = [f"{index}:{key}" for index, key in enumerate(keys)]
+    for operation, key in zip(operations, keys, strict=True):
+        operation.report_key = key
 
 
 def _define_bulk_ids(operations: list[Operation]) -> dict[str, int]:

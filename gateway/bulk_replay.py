@@ -66,7 +66,10 @@ def replay_call(
             "DELETE": (
                 "DeleteUser",
                 identity_pb.DeleteUserRequest(
-                    org_id=org_id, user_id=target, context=context
+                    org_id=org_id,
+                    user_id=target,
+                    context=context,
+                    expected_version=version,
                 ),
             ),
         }
@@ -103,7 +106,12 @@ def replay_call(
         ),
         "DELETE": (
             "DeleteGroup",
-            groups_pb.DeleteGroupRequest(org_id=org_id, group_id=target, context=scim),
+            groups_pb.DeleteGroupRequest(
+                org_id=org_id,
+                group_id=target,
+                context=scim,
+                expected_version=version,
+            ),
         ),
     }
     name, request = group[operation.method]
@@ -133,7 +141,7 @@ def report_bulk_failure(
         subject_type=operation.endpoint.removesuffix("s"),
         subject_id=operation.resource_id,
         # One error per operation of one request, however often it is seen.
-        dedup_key=f"{request_id}:{operation.bulk_id or operation.index}",
+        dedup_key=f"{request_id}:{operation.report_key or operation.index}",
         operation=replay_operation(
             method,
             request,

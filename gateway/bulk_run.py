@@ -129,20 +129,32 @@ class BulkRun:
             try:
                 self._resolve(operation)
             except ScimError as error:
+                if self._request.fail_on_errors is not None:
+                    # Counted in order: the users before it may stop the run.
+                    await self._send(ready)
+                    ready = []
+                    if self._stopped():
+                        return
                 self._record(self._failed(operation, error))
                 continue
             ready.append((operation, json.dumps(operation.data)))
+        await self._send(ready)
 
+    async def _send(self, ready: list[tuple[Operation, str]]) -> None:
+        """Create the resolved users of a run, in batches, until the run stops."""
         for batch in _batches(ready):
             if self._stopped():
                 return
             limit = self._request.fail_on_errors
+            # A batch cannot fail more often than it has users, and the call
+            # carries the count as an int32, which failOnErrors may exceed.
+            max_errors = 0 if limit is None else min(limit - self._errors, len(batch))
             try:
                 outcomes = await self._identity.create_users(
                     org_id=self._org_id,
                     resources=[text for _, text in batch],
                     context=self._context,
-                    max_errors=0 if limit is None else limit - self._errors,
+                    max_errors=max_errors,
                 )
             except Exception as error:  # each operation is answered on its own
                 failure = self._server_failure(
@@ -193,7 +205,12 @@ class BulkRun:
                 )
                 return self._done(operation, user, status=200)
             # A POST of a User always runs in a batch, never here.
-            await users.delete_user(org_id=org_id, user_id=target, context=context)
+            await users.delete_user(
+                org_id=org_id,
+                user_id=target,
+                context=context,
+                expected_version=version,
+            )
             return self._done(operation, None, status=204)
 
         groups = self._groups
@@ -221,7 +238,12 @@ class BulkRun:
             )
             # As PATCH /Groups/{id} answers: no body, the new version.
             return self._done(operation, group, status=204)
-        await groups.delete_group(org_id=org_id, group_id=target, context=context)
+        await groups.delete_group(
+            org_id=org_id,
+            group_id=target,
+            context=context,
+            expected_version=version,
+        )
         return self._done(operation, None, status=204)
 
     def _resolve(self, operation: Operation) -> None:
@@ -270,8 +292,12 @@ class BulkRun:
             )
         assert isinstance(error, ScimError)
         location = None
-        if operation.resource_id and not operation.resource_id.startswith(
-            BULK_ID_PREFIX
+        # RFC 7644 §3.7.3: a failed POST has no location; the path of one is
+        # not a resource even when it names one.
+        if (
+            operation.method != "POST"
+            and operation.resource_id
+            and not operation.resource_id.startswith(BULK_ID_PREFIX)
         ):
             location = location_of(
                 self._base_url, operation.endpoint, operation.resource_id

@@ -4,8 +4,8 @@ By default each record is one JSON object on one line: UTC time, level,
 logger, message, service, and the request id, org, trace id and span id of
 the request it belongs to. `RIVANE_LOG_FORMAT=text` prints the same fields as
 one readable line for a terminal. Callers pass the ids they know in `extra`
-(`request_id`, `org`); a missing trace or span id is taken from the current
-span.
+(`request_id`, and `org` or `org_id`); a missing trace or span id is taken
+from the current span.
 """
 
 from __future__ import annotations
@@ -69,6 +69,10 @@ class _ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self._service_name
+        # Callers that hold the org's id pass it as `org_id`: the same field.
+        org_id = getattr(record, "org_id", None)
+        if org_id is not None and not hasattr(record, "org"):
+            record.org = org_id
         for name in ("request_id", "org"):
             if not hasattr(record, name):
                 setattr(record, name, _MISSING)

@@ -39,6 +39,10 @@ def record(
     The role events the change causes name this id as their cause.
     """
     event_id = uuid.uuid4()
+    if after is not None and "displayName" not in after:
+        # A role mapping's row names the group as it was called then, so that
+        # a later rename or deletion does not rewrite what the log shows.
+        after = {**after, "displayName": group.display_name}
     session.add(
         GroupAudit(
             event_id=event_id,
@@ -60,6 +64,6 @@ def record(
         group.group_id,
         action,
         group.version,
-        extra={"org_id": str(group.org_id), "request_id": context.request_id},
+        extra={"org": str(group.org_id), "request_id": context.request_id},
     )
     return event_id

@@ -76,7 +76,8 @@ class RoleMappingChange:
     audit_id: uuid.UUID
     org_id: uuid.UUID
     group_id: uuid.UUID
-    # The group's name now; None once the group is deleted.
+    # The group's name when the change was made (None for a deleted group
+    # whose row predates that).
     display_name: str | None
     action: str
     roles_before: list[str]
@@ -280,7 +281,9 @@ class RoleMappingService:
                 audit_id=row.event_id,
                 org_id=row.org_id,
                 group_id=row.group_id,
-                display_name=row.display_name,
+                # As the group was called then; rows written before the name
+                # was kept show its name now.
+                display_name=(row.after or {}).get("displayName") or row.display_name,
                 action=row.action,
                 roles_before=list((row.before or {}).get("roles", [])),
                 roles_after=list((row.after or {}).get("roles", [])),

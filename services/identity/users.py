@@ -493,7 +493,7 @@ class UserService:
             user.user_id,
             action,
             user.version,
-            extra={"org_id": str(user.org_id), "request_id": context.request_id},
+            extra={"org": str(user.org_id), "request_id": context.request_id},
         )
         return event_id
 
@@ -513,6 +513,11 @@ def change_rows(
     """
     event_id = uuid.uuid4()
     occurred_at = user.updated_at
+    after = _audited(_snapshot(user), schema=schema)
+    changed = _withheld_changes(before, user.attributes, schema=schema)
+    if changed:
+        # The values stay out of the trail; the fact that they changed does not.
+        after["withheld_changed"] = changed
     audit = {
         "event_id": event_id,
         "org_id": user.org_id,
@@ -521,8 +526,8 @@ def change_rows(
         "source": "SCIM",
         "request_id": context.request_id,
         "token_id": context.token_id,
-        "before": before,
-        "after": _snapshot(user),
+        "before": None if before is None else _audited(before, schema=schema),
+        "after": after,
         "version": user.version,
         "request_received_at": context.received_at,
         "occurred_at": occurred_at,
@@ -540,6 +545,43 @@ def change_rows(
         trace_headers=trace_headers,
     )
     return audit, event
+
+
+def _audited(snapshot: dict[str, Any], *, schema: ResourceSchema) -> dict[str, Any]:
+    """Return a snapshot as the audit trail keeps it: no `returned: never` value."""
+    # RFC 7643 §7: a value never returned is a secret to every reader, the
+    # trail's included; the user row keeps it, the trail only its change.
+    attributes = visible_attributes(snapshot["attributes"], schema=schema)
+    return {**snapshot, "attributes": attributes}
+
+
+def _withheld(attributes: dict[str, Any], *, schema: ResourceSchema) -> dict[str, Any]:
+    """Return the values the trail withholds, by `urn:attribute` path."""
+    visible = visible_attributes(attributes, schema=schema)
+    withheld = {}
+    for urn in schema.checked_extensions:
+        holder = attributes.get(urn)
+        if not isinstance(holder, dict):
+            continue
+        shown = visible.get(urn) or {}
+        for key, value in holder.items():
+            if shown.get(key) != value:
+                withheld[f"{urn}:{key}"] = value
+    return withheld
+
+
+def _withheld_changes(
+    before: dict[str, Any] | None,
+    attributes: dict[str, Any],
+    *,
+    schema: ResourceSchema,
+) -> list[str]:
+    """Return the paths of withheld values that a change set, altered or removed."""
+    old = {} if before is None else _withheld(before["attributes"], schema=schema)
+    new = _withheld(attributes, schema=schema)
+    return sorted(
+        path for path in old.keys() | new.keys() if old.get(path) != new.get(path)
+    )
 
 
 class _UnitOfWork:

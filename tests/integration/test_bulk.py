@@ -2,7 +2,8 @@
 
 Each test runs in an org of its own and checks the BulkResponse, the users
 and groups as the SCIM API then shows them, the audit and outbox rows in
-PostgreSQL, and the events on Kafka.
+PostgreSQL, and the events on Kafka; the last ones send odd input, or stop
+the identity service half-way and read the error log.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from protos.rivane.error_tracker.v1 import error_tracker_pb2 as pb
 from services.identity.models import OutboxEvent, ProvisioningAudit, User
 from tests.integration.conftest import OrgCredentials, new_org
+from tests.integration.error_steps import tracker
 from tests.integration.kafka_reader import describe, read_events, take_mark
 from tests.integration.stack import Stack
 
@@ -665,3 +668,202 @@ async def test_concurrent_bulks_of_the_same_users_create_each_once(
         statuses = sorted([first[n]["status"], second[n]["status"]])
         assert statuses == ["201", "409"], (n, first[n], second[n])
     assert await count_rows(database, org.org_id) == (300, 300, 300)
+
+
+# Odd input, and a service failing half-way.
+
+
+async def _until_the_gateway_answers(scim: httpx.AsyncClient) -> None:
+    """Wait until the gateway reaches the identity service again."""
+    for _ in range(600):
+        if (await scim.get("/Users", params={"count": 1})).status_code == 200:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("the gateway did not reach the identity service again")
+
+
+def rename(path: str, value: str, **extra: Any) -> dict[str, Any]:
+    """A PATCH that replaces displayName."""
+    return {
+        "method": "PATCH",
+        "path": path,
+        "data": {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "displayName", "value": value}],
+        },
+        **extra,
+    }
+
+
+async def test_fail_on_errors_past_32_bits_creates_the_users(
+    scim: httpx.AsyncClient, org: OrgCredentials, database: AsyncEngine
+) -> None:
+    run = uuid.uuid4().hex[:8]
+
+    operations = await post_bulk(scim, bulk_body(migration(run, 3), failOnErrors=2**40))
+
+    assert [op["status"] for op in operations] == ["201"] * 3
+    assert await count_rows(database, org.org_id) == (3, 3, 3)
+
+
+async def test_delete_with_a_stale_version_is_412_and_deletes_nothing(
+    scim: httpx.AsyncClient,
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    operations = await post_bulk(
+        scim,
+        bulk_body(
+            [
+                user_op("a", f"a.{run}@bulk.example.test"),
+                rename("/Users/bulkId:a", "Renamed"),
+                {"method": "DELETE", "path": "/Users/bulkId:a", "version": 'W/"1"'},
+            ]
+        ),
+    )
+
+    assert [op["status"] for op in operations] == ["201", "200", "412"]
+    assert operations[2]["response"]["status"] == "412"
+    user_id = created_id(operations[0])
+    assert (await scim.get(f"/Users/{user_id}")).status_code == 200
+
+    again = await post_bulk(
+        scim,
+        bulk_body(
+            [
+                {
+                    "method": "DELETE",
+                    "path": f"/Users/{user_id}",
+                    "version": operations[1]["version"],
+                }
+            ]
+        ),
+    )
+
+    assert [op["status"] for op in again] == ["204"]
+    assert (await scim.get(f"/Users/{user_id}")).status_code == 404
+
+
+async def test_malformed_paths_fail_alone_without_a_location(
+    scim: httpx.AsyncClient, org: OrgCredentials, database: AsyncEngine
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    somebody = str(uuid.uuid4())
+
+    operations = await post_bulk(
+        scim,
+        bulk_body(
+            [
+                {**user_op("a", f"a.{run}@x.test"), "path": f"/Users/{somebody}"},
+                rename(f"/Users/{somebody}?attributes=id", "x"),
+                {"method": "DELETE", "path": f"/Groups/{somebody}#g"},
+                {**user_op("b", f"b.{run}@x.test"), "path": "/Users/"},
+            ]
+        ),
+    )
+
+    assert [op["status"] for op in operations] == ["400", "400", "400", "201"]
+    assert ["location" in op for op in operations] == [False, False, False, True]
+    assert "must not carry a query" in operations[1]["response"]["detail"]
+    assert await count_rows(database, org.org_id) == (1, 1, 1)
+
+
+async def test_groups_reference_users_of_both_batches_of_1500(
+    scim: httpx.AsyncClient, org: OrgCredentials, database: AsyncEngine
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    members = [{"value": f"bulkId:u{n}"} for n in (0, 999, 1000, 1499)]
+    added = [{"value": "bulkId:u5"}, {"value": "bulkId:u1205"}]
+    operations = await post_bulk(
+        scim,
+        bulk_body(
+            [
+                rename("/Users/bulkId:u1400", "bulkId:u3"),
+                *migration(run, 1500),
+                {
+                    "method": "POST",
+                    "path": "/Groups",
+                    "bulkId": "g",
+                    "data": {
+                        "schemas": [GROUP],
+                        "displayName": f"Both {run}",
+                        "members": members,
+                    },
+                },
+                {
+                    "method": "PATCH",
+                    "path": "/Groups/bulkId:g",
+                    "data": {
+                        "schemas": [PATCH_OP],
+                        "Operations": [
+                            {"op": "add", "path": "members", "value": added}
+                        ],
+                    },
+                },
+            ]
+        ),
+    )
+
+    answered = by_bulk_id(operations)
+    assert [op["status"] for op in operations] == ["200", *["201"] * 1501, "204"]
+    group = (await scim.get(f"/Groups/{created_id(answered['g'])}")).json()
+    wanted = {created_id(answered[f"u{n}"]) for n in (0, 999, 1000, 1499, 5, 1205)}
+    assert {member["value"] for member in group["members"]} == wanted
+    renamed = (await scim.get(f"/Users/{created_id(answered['u1400'])}")).json()
+    assert renamed["displayName"] == created_id(answered["u3"])
+    assert await count_rows(database, org.org_id) == (1500, 1501, 1501)
+
+
+async def test_identity_stopped_half_way_answers_each_operation_and_logs_it(
+    stack: Stack,
+    scim: httpx.AsyncClient,
+    org: OrgCredentials,
+    database: AsyncEngine,
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    body = bulk_body(
+        [
+            *migration(run, 3000),
+            *(rename(f"/Users/bulkId:u{n}", "p") for n in range(100)),
+        ]
+    )
+    sent = asyncio.create_task(scim.post("/Bulk", json=body))
+    try:
+        # Stop it once the first batch is written.
+        for _ in range(1200):
+            if (await count_rows(database, org.org_id))[0] or sent.done():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(stack.stop, "identity")
+        response = await sent
+    finally:
+        await asyncio.to_thread(stack.start, "identity")
+        await _until_the_gateway_answers(scim)
+
+    assert response.status_code == 200, response.text
+    operations = response.json()["Operations"]
+    assert len(operations) == 3100
+    statuses = [op["status"] for op in operations]
+    assert set(statuses) <= {"200", "201", "503"}, set(statuses)
+    created = statuses.count("201")
+    failed = [op for op in operations if op["status"] == "503"]
+    assert 0 < created < 3000 and failed
+    # Nothing half-written: exactly the users answered 201, each audited.
+    assert await count_rows(database, org.org_id) == (
+        created,
+        created + statuses.count("200"),
+        created + statuses.count("200"),
+    )
+    async with tracker(stack) as stub:
+        for _ in range(150):
+            listed = await stub.ListErrors(
+                pb.ListErrorsRequest(
+                    org_id=str(org.org_id),
+                    kind=pb.ERROR_KIND_BULK_OPERATION_FAILED,
+                    limit=1000,
+                )
+            )
+            if listed.errors:
+                break
+            await asyncio.sleep(0.2)
+    assert listed.errors
+    assert {error.source for error in listed.errors} == {"gateway"}

@@ -267,12 +267,20 @@ async def test_role_mappings_set_and_removed_are_in_the_admin_audit_log(
     stack: Stack, scim_org: OrgCredentials
 ) -> None:
     async with scim_client(stack, scim_org) as client:
-        group = await create_group(client)
+        group = await create_group(client, name="Finance EMEA")
     async with admin(stack) as client:
         mapped = await client.post(
             f"/admin/orgs/{scim_org.name}/role-mappings",
             json={"group": group["id"], "role": "finance.viewer"},
         )
+    # Renamed since: the log keeps the name the group had when it was mapped.
+    async with scim_client(stack, scim_org) as client:
+        renamed = await patch_group(
+            client,
+            group["id"],
+            {"op": "replace", "path": "displayName", "value": "Finance Europe"},
+        )
+    async with admin(stack) as client:
         # Set again: harmless, and not a change the log shows twice.
         again = await client.post(
             f"/admin/orgs/{scim_org.name}/role-mappings",
@@ -308,7 +316,10 @@ async def test_role_mappings_set_and_removed_are_in_the_admin_audit_log(
         ("UNMAP_ROLE", ["finance.viewer"], [], removed.headers["X-Request-Id"]),
         ("MAP_ROLE", [], ["finance.viewer"], mapped.headers["X-Request-Id"]),
     ]
+    assert renamed.status_code in (200, 204), renamed.text
     assert role_entries[0]["details"]["group_id"] == group["id"]
+    assert role_entries[1]["target"] == "group Finance EMEA"
+    assert role_entries[0]["target"] == "group Finance Europe"
     assert role_entries[0]["org"] == scim_org.name
     # Named by the admin credential that asked, as the org's token was.
     token_entry = next(e for e in entries if e["action"] == "CREATE_TOKEN")

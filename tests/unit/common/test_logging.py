@@ -57,6 +57,20 @@ def test_log_line_is_json_with_time_level_logger_and_ids(
 
 
 @pytest.mark.usefixtures("stack_logging")
+def test_an_org_passed_as_org_id_is_the_lines_org(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("identity-test")
+
+    logging.getLogger("services.identity.users").info(
+        "user changed", extra={"org_id": "org-7", "request_id": "req-2"}
+    )
+
+    (line,) = (json.loads(text) for text in _last_lines(capsys, 1))
+    assert (line["org"], line["request_id"]) == ("org-7", "req-2")
+
+
+@pytest.mark.usefixtures("stack_logging")
 def test_log_line_inside_a_span_carries_its_trace_and_span_ids(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -657,7 +657,7 @@ class RoleMappingChange(_message.Message):
     org_id: _builtins.str
     group_id: _builtins.str
     display_name: _builtins.str
-    """The group's name now; empty once the group is deleted."""
+    """The group's name when the change was made."""
     action: _builtins.str
     """"MAP_ROLE" or "UNMAP_ROLE"."""
     request_id: _builtins.str
