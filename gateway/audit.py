@@ -8,6 +8,7 @@ record share.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -71,6 +72,10 @@ async def user_audit(
                 "action": entry.action,
                 "version": entry.version,
                 "request_id": entry.request_id,
+                "source": entry.source or None,
+                "token_id": entry.token_id or None,
+                "before": json.loads(entry.before_json) if entry.before_json else None,
+                "after": json.loads(entry.after_json) if entry.after_json else None,
                 "request_received_at": _iso(entry, "request_received_at"),
                 "state_changed_at": _iso(entry, "occurred_at"),
                 "event_topic": entry.topic,

@@ -25,6 +25,8 @@ class ChangeContext:
     token_id: uuid.UUID | None
     received_at: datetime
     source: Source = Source.SCIM
+    # For a change another service's event caused: that event's id.
+    cause_event_id: str = ""
 
     @classmethod
     def internal(cls, *, request_id: str, source: Source) -> ChangeContext:

@@ -145,10 +145,31 @@ class MembershipCleaner:
             action=AuditAction.DROP_MEMBER,
             group=group,
             before=before,
-            after={**audit.snapshot(group), "membersRemoved": [str(user_id)]},
+            after={
+                **audit.snapshot(group),
+                "membersRemoved": [str(user_id)],
+                # The identity service's audit row and event of the deletion.
+                **(
+                    {"causeEventId": context.cause_event_id}
+                    if context.cause_event_id
+                    else {}
+                ),
+            },
             context=context,
             occurred_at=now,
         )
+
+
+def _arrival(event: dict[str, Any]) -> datetime | None:
+    """Return when the deleting request reached the gateway, as the event says."""
+    text = event.get("request_received_at")
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 class DeprovisionListener:
@@ -223,11 +244,16 @@ class DeprovisionListener:
                 "skipping a deprovision event without ids at %d", record.offset
             )
             return
-        context = ChangeContext.internal(
-            request_id=str(event.get("request_id") or event.get("event_id") or ""),
-            source=Source.EVENT,
-        )
         event_id = str(event.get("event_id") or "")
+        # The change answers the SCIM request that deleted the user: its
+        # arrival is that request's, not the moment the event reached us.
+        context = ChangeContext(
+            request_id=str(event.get("request_id") or event_id),
+            token_id=None,
+            received_at=_arrival(event) or datetime.now(UTC),
+            source=Source.EVENT,
+            cause_event_id=event_id,
+        )
         left = await self._drop(
             org_id=org_id, user_id=user_id, event_id=event_id, context=context
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -330,9 +331,12 @@ class GroupMappingServicer(pb_grpc.GroupMappingServiceServicer):
         left = await self._cleaner.drop_user(
             org_id=_org(request.org_id),
             user_id=user_id,
-            context=ChangeContext.internal(
-                request_id=request.request_id or request.event_id,
-                source=Source.EVENT,
+            context=replace(
+                ChangeContext.internal(
+                    request_id=request.request_id or request.event_id,
+                    source=Source.EVENT,
+                ),
+                cause_event_id=request.event_id,
             ),
         )
         return pb.DropDeprovisionedUserResponse(groups_left=left)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,6 +26,10 @@ class AuditEntry:
     occurred_at: datetime
     # None while the event waits in the outbox.
     published_at: datetime | None
+    source: str = "SCIM"
+    token_id: uuid.UUID | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 class AuditTrail:
@@ -45,6 +50,10 @@ class AuditTrail:
                 ProvisioningAudit.version,
                 ProvisioningAudit.request_received_at,
                 ProvisioningAudit.occurred_at,
+                ProvisioningAudit.source,
+                ProvisioningAudit.token_id,
+                ProvisioningAudit.before,
+                ProvisioningAudit.after,
                 OutboxEvent.topic,
                 OutboxEvent.published_at,
             )
@@ -67,6 +76,10 @@ class AuditTrail:
                 request_received_at=row.request_received_at,
                 occurred_at=row.occurred_at,
                 published_at=row.published_at,
+                source=row.source,
+                token_id=row.token_id,
+                before=row.before,
+                after=row.after,
             )
             for row in rows
         ]

@@ -111,6 +111,10 @@ def _audit_entry(entry: AuditEntry) -> pb.AuditEntry:
         topic=entry.topic,
         request_received_at=_timestamp(entry.request_received_at),
         occurred_at=_timestamp(entry.occurred_at),
+        source=entry.source,
+        token_id=str(entry.token_id or ""),
+        before_json=json.dumps(entry.before) if entry.before is not None else "",
+        after_json=json.dumps(entry.after) if entry.after is not None else "",
     )
     if entry.published_at is not None:
         message.published_at.CopyFrom(_timestamp(entry.published_at))

@@ -115,6 +115,17 @@ async def test_a_never_returned_value_stays_out_of_the_audit_trail(
         assert row.after["withheld_changed"] == [f"{BADGE}:pin"]
         assert row.token_id == org.token_id
 
+    # The admin API shows the same: who made each change and what it changed.
+    with _admin(stack) as admin:
+        shown = admin.get(f"/orgs/{org.name}/users/{uid}/audit")
+    assert shown.status_code == 200, shown.text
+    provision, update = shown.json()["changes"]
+    assert (provision["source"], provision["token_id"]) == ("SCIM", str(org.token_id))
+    assert provision["before"] is None
+    assert update["before"]["attributes"][BADGE] == {"site": "Leeds"}
+    assert update["after"]["withheld_changed"] == [f"{BADGE}:pin"]
+    assert not any(pin in shown.text for pin in ("4821", "9137"))
+
 
 async def test_the_audit_chain_of_a_user_the_org_never_had_is_not_found(
     stack: Stack, database: AsyncEngine

@@ -278,6 +278,34 @@ async def test_a_deleted_user_leaves_every_group(
     assert [group["version"] for group in stored] == [2, 2]
     assert fetched["meta"]["version"] == 'W/"2"'
 
+    # Each group's audit row of the change names the deletion that caused it
+    # and the arrival of the SCIM request that made it, not the event's.
+    async with database.connect() as connection:
+        deletion = (
+            await connection.execute(
+                text(
+                    "SELECT event_id, request_id, request_received_at "
+                    "FROM provisioning_audit "
+                    "WHERE user_id = :user AND action = 'DEPROVISION'"
+                ),
+                {"user": user},
+            )
+        ).one()
+        dropped = (
+            await connection.execute(
+                text(
+                    "SELECT after, request_id, request_received_at FROM group_audit "
+                    "WHERE action = 'DROP_MEMBER' AND group_id = ANY(:groups)"
+                ),
+                {"groups": [uuid.UUID(g["id"]) for g in groups]},
+            )
+        ).all()
+    assert len(dropped) == 2
+    for row in dropped:
+        assert row.after["causeEventId"] == str(deletion.event_id)
+        assert row.request_id == deletion.request_id
+        assert row.request_received_at == deletion.request_received_at
+
 
 @pytest.mark.parametrize("size", [12_000])
 async def test_a_group_bigger_than_a_page_is_read_whole(

@@ -123,6 +123,10 @@ class FakeIdentityWithAudit(FakeIdentity):
             request_received_at=_stamp(1_800_000_100),
             occurred_at=_stamp(1_800_000_100.02),
             published_at=_stamp(1_800_000_100.07),
+            source="SCIM",
+            token_id="7d3c1f60-0000-4000-8000-0000000000b2",
+            before_json='{"status": "ACTIVE"}',
+            after_json='{"status": "INACTIVE"}',
         )
         return identity_pb2.ListUserAuditResponse(entries=[deactivation])
 
@@ -320,6 +324,13 @@ async def test_the_audit_chain_joins_each_change_with_its_revocation(
     assert response.status_code == 200
     (change,) = response.json()["changes"]
     assert change["action"] == "DEACTIVATE"
+    # Who made the change, and what it changed.
+    assert change["source"] == "SCIM"
+    assert change["token_id"] == "7d3c1f60-0000-4000-8000-0000000000b2"
+    assert (change["before"], change["after"]) == (
+        {"status": "ACTIVE"},
+        {"status": "INACTIVE"},
+    )
     assert change["request_received_at"] < change["state_changed_at"]
     assert change["state_changed_at"] < change["event_published_at"]
     assert change["revocation"] == {

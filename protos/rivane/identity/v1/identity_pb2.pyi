@@ -604,6 +604,10 @@ class AuditEntry(_message.Message):
     REQUEST_RECEIVED_AT_FIELD_NUMBER: _builtins.int
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
     PUBLISHED_AT_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    TOKEN_ID_FIELD_NUMBER: _builtins.int
+    BEFORE_JSON_FIELD_NUMBER: _builtins.int
+    AFTER_JSON_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Shared by the audit row and the Kafka event."""
     action: _builtins.str
@@ -612,6 +616,16 @@ class AuditEntry(_message.Message):
     version: _builtins.int
     topic: _builtins.str
     """The Kafka topic of the event."""
+    source: _builtins.str
+    """Where the change came from ("SCIM") and the id of the SCIM token that
+    made it (never its secret); empty when no token did.
+    """
+    token_id: _builtins.str
+    before_json: _builtins.str
+    """The user before and after the change as the audit row keeps them (JSON
+    objects; no value returned never); before is empty for a provisioning.
+    """
+    after_json: _builtins.str
     @_builtins.property
     def request_received_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -631,10 +645,14 @@ class AuditEntry(_message.Message):
         request_received_at: _timestamp_pb2.Timestamp | None = ...,
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
         published_at: _timestamp_pb2.Timestamp | None = ...,
+        source: _builtins.str = ...,
+        token_id: _builtins.str = ...,
+        before_json: _builtins.str = ...,
+        after_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "published_at", b"published_at", "request_received_at", b"request_received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "event_id", b"event_id", "occurred_at", b"occurred_at", "published_at", b"published_at", "request_id", b"request_id", "request_received_at", b"request_received_at", "topic", b"topic", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "after_json", b"after_json", "before_json", b"before_json", "event_id", b"event_id", "occurred_at", b"occurred_at", "published_at", b"published_at", "request_id", b"request_id", "request_received_at", b"request_received_at", "source", b"source", "token_id", b"token_id", "topic", b"topic", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
