@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from gateway.admin import require_admin
 from gateway.admin_json import admin_response, iso, moment_field
 from gateway.error_tracker import ErrorTracker, kind_word, state_word, timestamp
-from gateway.error_views import org_names
+from gateway.error_views import org_id_of, org_names
 from gateway.group_mapping import GroupMapping
 from gateway.identity import Identity
 from gateway.identity_admin import IdentityAdmin
@@ -55,7 +55,7 @@ def entry_json(entry: Any) -> dict[str, Any]:
     }
 
 
-def retry_json(retry: Any, names: dict[str, str]) -> dict[str, Any]:
+def retry_entry(retry: Any, names: dict[str, str]) -> dict[str, Any]:
     """Render an admin's retry of an error as an admin audit row."""
     attempt = retry.attempt
     # The error tracker names the admin as "credential-id name".
@@ -83,7 +83,7 @@ def retry_json(retry: Any, names: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def role_change_json(
+def role_change_entry(
     change: Any, orgs: dict[str, str], credentials: dict[str, str]
 ) -> dict[str, Any]:
     """Render a role mapping set or removed as an admin audit row."""
@@ -129,7 +129,7 @@ async def list_admin_audit(
     `before` (RFC 3339) pages back: pass the `occurred_at` of the last row seen.
     """
     moment = moment_field({"before": before or None}, "before")
-    org_id = await _org_id(identity, org)
+    org_id = await org_id_of(identity, org)
     rows: list[tuple[tuple[int, int], dict[str, Any]]] = []
     if action not in (RETRY_ERROR, *ROLE_ACTIONS):
         try:
@@ -143,39 +143,32 @@ async def list_admin_audit(
             others = ", ".join((RETRY_ERROR, *ROLE_ACTIONS))
             raise InvalidValue(f"{error.detail}, or one of {others}") from error
         rows += [(_moment(entry.occurred_at), entry_json(entry)) for entry in entries]
-    if action in ("", RETRY_ERROR):
-        retries = await tracker.list_admin_retries(
-            org_id=org_id, limit=limit, before=moment
-        )
-        if retries:
-            names = await org_names(admin)
-            rows += [
-                (_moment(retry.attempt.finished_at), retry_json(retry, names))
-                for retry in retries
-            ]
-    if action in ("", *ROLE_ACTIONS):
-        changes = await groups.list_role_mapping_changes(
+    retries = (
+        await tracker.list_admin_retries(org_id=org_id, limit=limit, before=moment)
+        if action in ("", RETRY_ERROR)
+        else []
+    )
+    changes = (
+        await groups.list_role_mapping_changes(
             org_id=org_id, action=action, limit=limit, before=timestamp(moment)
         )
-        if changes:
-            names = await org_names(admin)
-            credentials = {
-                str(item.credential_id): str(item.name)
-                for item in await admin.list_admin_credentials()
-            }
-            rows += [
-                (
-                    _moment(change.occurred_at),
-                    role_change_json(change, names, credentials),
-                )
-                for change in changes
-            ]
+        if action in ("", *ROLE_ACTIONS)
+        else []
+    )
+    # Their rows name orgs and credentials by id: both are looked up once.
+    names = await org_names(admin) if retries or changes else {}
+    rows += [
+        (_moment(retry.attempt.finished_at), retry_entry(retry, names))
+        for retry in retries
+    ]
+    if changes:
+        credentials = {
+            str(item.credential_id): str(item.name)
+            for item in await admin.list_admin_credentials()
+        }
+        rows += [
+            (_moment(change.occurred_at), role_change_entry(change, names, credentials))
+            for change in changes
+        ]
     rows.sort(key=lambda row: row[0], reverse=True)
     return admin_response({"entries": [entry for _, entry in rows[:limit]]})
-
-
-async def _org_id(identity: Any, org: str) -> str:
-    """Return the id of the org named, "" for every org; 404 for an unknown one."""
-    if not org.strip():
-        return ""
-    return str((await identity.get_org(name=org.strip())).org_id)

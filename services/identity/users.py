@@ -551,12 +551,17 @@ def _audited(snapshot: dict[str, Any], *, schema: ResourceSchema) -> dict[str, A
     """Return a snapshot as the audit trail keeps it: no `returned: never` value."""
     # RFC 7643 §7: a value never returned is a secret to every reader, the
     # trail's included; the user row keeps it, the trail only its change.
+    if not schema.checked_extensions:
+        # Only an extension can declare a value never returned.
+        return snapshot
     attributes = visible_attributes(snapshot["attributes"], schema=schema)
     return {**snapshot, "attributes": attributes}
 
 
 def _withheld(attributes: dict[str, Any], *, schema: ResourceSchema) -> dict[str, Any]:
     """Return the values the trail withholds, by `urn:attribute` path."""
+    if not schema.checked_extensions:
+        return {}
     visible = visible_attributes(attributes, schema=schema)
     withheld = {}
     for urn in schema.checked_extensions:
