@@ -98,6 +98,19 @@ app_running() {
     pid_alive "$APP_PID_FILE" honcho
 }
 
+# A port a service could not bind was most likely drawn by an outgoing
+# connection of the stack itself (to Kafka, PostgreSQL, Redis): say so.
+explain_taken_port() {
+    grep -qE "Address already in use|Failed to bind" "$1" 2>/dev/null || return 0
+    local low high
+    read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null ||
+        { low=32768; high=60999; }
+    echo "A port of the stack was in use. Outgoing connections take their local" \
+        "ports from $low-$high (the kernel's ephemeral range) and hold one for" \
+        "about a minute after closing: wait and run it again, or move the" \
+        "RIVANE_* ports below $low." >&2
+}
+
 up() {
     infra_up
     if ! app_running; then
@@ -119,6 +132,7 @@ up() {
         ! app_running; then
         show_log_tail "$APP_LOG" 60
         app_down
+        explain_taken_port "$APP_LOG"
         die "the stack did not come up; the log above tells why ($APP_LOG)"
     fi
     print_welcome
