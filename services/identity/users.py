@@ -513,10 +513,20 @@ def change_rows(
     """
     event_id = uuid.uuid4()
     occurred_at = user.updated_at
-    after = _audited(_snapshot(user), schema=schema)
-    changed = _withheld_changes(before, user.attributes, schema=schema)
+    # RFC 7643 §7: a value never returned is a secret to every reader: the
+    # event's consumers and the trail's alike. The user row keeps it; the
+    # trail keeps only the fact that it changed.
+    visible = visible_attributes(user.attributes, schema=schema)
+    after: dict[str, Any] = {**_snapshot(user), "attributes": visible}
+    kept_before, withheld_before = None, {}
+    if before is not None:
+        shown = visible_attributes(before["attributes"], schema=schema)
+        kept_before = {**before, "attributes": shown}
+        withheld_before = _withheld(before["attributes"], shown, schema=schema)
+    changed = _withheld_changes(
+        withheld_before, _withheld(user.attributes, visible, schema=schema)
+    )
     if changed:
-        # The values stay out of the trail; the fact that they changed does not.
         after["withheld_changed"] = changed
     audit = {
         "event_id": event_id,
@@ -526,7 +536,7 @@ def change_rows(
         "source": "SCIM",
         "request_id": context.request_id,
         "token_id": context.token_id,
-        "before": None if before is None else _audited(before, schema=schema),
+        "before": kept_before,
         "after": after,
         "version": user.version,
         "request_received_at": context.received_at,
@@ -539,31 +549,18 @@ def change_rows(
         request_id=context.request_id,
         request_received_at=context.received_at,
         occurred_at=occurred_at,
-        # Consumers see the user's SCIM attributes, extensions included,
-        # but never a value its schema says is never returned.
-        attributes=visible_attributes(user.attributes, schema=schema),
+        attributes=visible,
         trace_headers=trace_headers,
     )
     return audit, event
 
 
-def _audited(snapshot: dict[str, Any], *, schema: ResourceSchema) -> dict[str, Any]:
-    """Return a snapshot as the audit trail keeps it: no `returned: never` value."""
-    # RFC 7643 §7: a value never returned is a secret to every reader, the
-    # trail's included; the user row keeps it, the trail only its change.
-    if not schema.checked_extensions:
-        # Only an extension can declare a value never returned.
-        return snapshot
-    attributes = visible_attributes(snapshot["attributes"], schema=schema)
-    return {**snapshot, "attributes": attributes}
-
-
-def _withheld(attributes: dict[str, Any], *, schema: ResourceSchema) -> dict[str, Any]:
-    """Return the values the trail withholds, by `urn:attribute` path."""
-    if not schema.checked_extensions:
-        return {}
-    visible = visible_attributes(attributes, schema=schema)
+def _withheld(
+    attributes: dict[str, Any], visible: dict[str, Any], *, schema: ResourceSchema
+) -> dict[str, Any]:
+    """Return the values `visible` leaves out of `attributes`, by `urn:name` path."""
     withheld = {}
+    # Only an org's extension can declare a value never returned.
     for urn in schema.checked_extensions:
         holder = attributes.get(urn)
         if not isinstance(holder, dict):
@@ -575,15 +572,8 @@ def _withheld(attributes: dict[str, Any], *, schema: ResourceSchema) -> dict[str
     return withheld
 
 
-def _withheld_changes(
-    before: dict[str, Any] | None,
-    attributes: dict[str, Any],
-    *,
-    schema: ResourceSchema,
-) -> list[str]:
+def _withheld_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Return the paths of withheld values that a change set, altered or removed."""
-    old = {} if before is None else _withheld(before["attributes"], schema=schema)
-    new = _withheld(attributes, schema=schema)
     return sorted(
         path for path in old.keys() | new.keys() if old.get(path) != new.get(path)
     )

@@ -137,3 +137,16 @@ async def new_org(stack: Stack, database: AsyncEngine) -> OrgCredentials:
 async def scim_org(stack: Stack, database: AsyncEngine) -> OrgCredentials:
     """A new org of its own, with its token and the ids behind them."""
     return await new_org(stack, database)
+
+
+@pytest.fixture
+async def client(
+    stack: Stack, scim_org: OrgCredentials
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A SCIM client of a new org of its own."""
+    async with httpx.AsyncClient(
+        base_url=stack.scim_url,
+        headers={**scim_org.auth, "Content-Type": "application/scim+json"},
+        timeout=30,
+    ) as http:
+        yield http

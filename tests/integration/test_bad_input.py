@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -30,19 +29,6 @@ ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
-
-
-@pytest.fixture
-async def client(
-    stack: Stack, scim_org: OrgCredentials
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A SCIM client of a new org of its own."""
-    async with httpx.AsyncClient(
-        base_url=stack.scim_url,
-        headers={**scim_org.auth, "Content-Type": "application/scim+json"},
-        timeout=30,
-    ) as http:
-        yield http
 
 
 def login() -> str:

@@ -7,7 +7,6 @@ checks what the client sees now and that a refused request wrote nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -16,7 +15,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.conftest import OrgCredentials
-from tests.integration.stack import Stack
 from tests.integration.test_bad_input import writes
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -26,19 +24,6 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 # Longer than the 16 KiB of gRPC trailers that carry an error to the gateway.
 LONG = "x" * 20_000
-
-
-@pytest.fixture
-async def client(
-    stack: Stack, scim_org: OrgCredentials
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A SCIM client of a new org of its own."""
-    async with httpx.AsyncClient(
-        base_url=stack.scim_url,
-        headers={**scim_org.auth, "Content-Type": "application/scim+json"},
-        timeout=30,
-    ) as http:
-        yield http
 
 
 def patch(*operations: dict[str, Any]) -> dict[str, Any]:
